@@ -65,4 +65,87 @@
 #define CM_DEF_HOLD_TIMEOUT_S		300
 #define CM_MAX_HOLD_TIMEOUT_S		3600
 
+/* Minted leaves (egress.leaf_validity_days): a leaked one soon expires. */
+#define CM_DEF_LEAF_VALIDITY_DAYS	30
+
+/*
+ * Scan engine (spec/egress.md §8, §12; common/scan*.c).  Known secrets
+ * shorter than CM_SECRET_MIN_BYTES are ignored by the engine.
+ */
+/* §8.3: secrets longer than this are matched raw, projected, partial. */
+#define CM_SCAN_ENCODE_MAX_BYTES	1024
+/* dlp.partial_min_len: a partial hit is this many bytes of a secret. */
+#define CM_DEF_SCAN_PARTIAL_BYTES	16
+#define CM_MIN_SCAN_PARTIAL_BYTES	12
+#define CM_MAX_SCAN_PARTIAL_BYTES	256
+/* A 16-byte partial window needs this many distinct bytes (§8.3). */
+#define CM_SCAN_PARTIAL_DISTINCT	8
+/* base64 alignment cores and alnum projections shorter are dropped. */
+#define CM_SCAN_B64_CORE_MIN_BYTES	16
+#define CM_SCAN_ALNUM_MIN_BYTES		16
+/* A run of more separators than this ends an alnum-projected match. */
+#define CM_SCAN_ALNUM_GAP_BYTES		16
+/* private-key: the value runs to its END line, at most this far. */
+#define CM_SCAN_PEM_MAX_BYTES		(16 * 1024)
+/* §8.4 entropy: dlp.entropy_window, fixed step, dlp.entropy_threshold. */
+#define CM_DEF_SCAN_ENTROPY_WINDOW	128
+#define CM_MIN_SCAN_ENTROPY_WINDOW	32
+#define CM_MAX_SCAN_ENTROPY_WINDOW	4096
+#define CM_SCAN_ENTROPY_STEP		32
+#define CM_DEF_SCAN_ENTROPY_MBITS	5500
+/* One scan stores at most this many hits; the rest are only counted. */
+#define CM_MAX_SCAN_HITS		4096
+/* §9.3 excerpts: context each side of a hit, whole excerpt. */
+#define CM_SCAN_CONTEXT_BYTES		40
+#define CM_SCAN_EXCERPT_BYTES		200
+/* gitgate §8.4: no excerpt holds this many bytes in a row of a secret. */
+#define CM_SCAN_SECRET_RUN_BYTES	8
+/* A stream keeps this much before its release point for lookbehind. */
+#define CM_SCAN_RETAIN_BYTES		64
+/* PCRE2 per candidate: backtracking steps, JIT stack. */
+#define CM_SCAN_MATCH_LIMIT		1000000
+#define CM_SCAN_JIT_STACK_BYTES		(512 * 1024)
+/* §12.3: families count over this much normalised text. */
+#define CM_INJECT_WINDOW_BYTES		2048
+/* The longest injection match looked for (patterns are bounded). */
+#define CM_INJECT_SPAN_BYTES		512
+/* A match is quoted when it starts this close after an open quote. */
+#define CM_INJECT_QUOTE_LEAD		3
+/* §12.1: this many Unicode tag characters in a row are a carrier. */
+#define CM_INJECT_TAG_RUN		4
+/* A markup tag longer than this is text, not a tag. */
+#define CM_INJECT_TAG_BYTES		1024
+
+/* Hosts (RFC 1035): a name and one label at most; buffers add the NUL. */
+#define CM_MAX_HOST_BYTES		253
+#define CM_MAX_HOST_LABEL_BYTES		63
+#define CM_HOST_BUF_BYTES		(CM_MAX_HOST_BYTES + 1)
+/*
+ * Route regexes (spec/egress.md §5.3) run on agent bytes: a pattern that
+ * backtracks past these counts as no match instead of pinning a worker.
+ * Sane path patterns need a few thousand steps on a 64 KiB target.
+ */
+#define CM_ROUTE_RE_MATCH_LIMIT		1000000
+#define CM_ROUTE_RE_DEPTH_LIMIT		10000
+#define CM_ROUTE_RE_HEAP_KIB		8192
+
+/*
+ * Origin connections (spec/egress.md §11; egress/dns.c, upstream.c,
+ * pool.c).  DNS answers live for their TTL clamped to these, failures
+ * for the negative time; a lookup is sent this many times in all.
+ */
+#define EG_DNS_TTL_MIN_S		5
+#define EG_DNS_TTL_MAX_S		300
+#define EG_DNS_NEG_TTL_S		5
+#define EG_DNS_ATTEMPTS			2
+/* Hosts cached per worker; the oldest entry goes first past it. */
+#define EG_MAX_DNS_CACHE_ENTRIES	4096
+#define EG_DNS_CACHE_BUCKETS		1024
+/* Addresses kept per family from one answer (more add nothing useful). */
+#define EG_MAX_DNS_ADDRS		8
+/* §11.3: the next candidate starts after this unless one failed first. */
+#define EG_DIAL_STAGGER_MS		2000
+/* Hash buckets of a worker's idle pool (keys are scanned within one). */
+#define EG_POOL_BUCKETS			256
+
 #endif /* CM_BOUNDS_H */

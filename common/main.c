@@ -1,10 +1,25 @@
-/* bb-sidecar: wires the services together; see cli.c for subcommands. */
+/*
+ * bb-sidecar: wires the services into the runtime and the command line.
+ * Each service is a table (common/service.h); a service not built yet
+ * is NULL here and is refused by --services by name.
+ */
 #include "config.h"
 
 #include "common/cli.h"
+#include "common/service.h"
+#include "egress/service.h"
+
+static const struct cm_cli_builtins bb_builtins = {
+	.svcs = {
+		[CM_SVC_EGRESS] = NULL,	/* eg_service once upstream.c lands */
+		[CM_SVC_GITGATE] = NULL,
+		[CM_SVC_SUPERVISE] = NULL,
+	},
+	.supervise = NULL,
+};
 
 int
 main(int argc, char **argv)
 {
-	return (cm_cli_main(argc, argv));
+	return (cm_cli_main(argc, argv, &bb_builtins));
 }

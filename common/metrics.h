@@ -1,0 +1,37 @@
+/*
+ * Counters and gauges for /metrics.  Each worker (and one global slot
+ * set for other threads) adds to its own slots with relaxed atomics; a
+ * scrape sums them, so the data path takes no lock.
+ */
+#ifndef CM_METRICS_H
+#define CM_METRICS_H
+
+#include <stdint.h>
+
+struct cm_worker;
+struct evbuffer;
+
+enum cm_metric_type { CM_METRIC_COUNTER, CM_METRIC_GAUGE };
+
+#define CM_MAX_METRICS		2048
+
+/*
+ * Registers one series before workers start (startup only): family,
+ * its labels already formatted ("service=\"egress\"" or ""), help text.
+ * Returns the slot, or -1 when full.  Series of a family share help
+ * and type.
+ */
+int	 cm_metric_register(const char *family, const char *labels,
+	    enum cm_metric_type type, const char *help);
+/* Adds delta on w's slots (w NULL: the global slots). */
+void	 cm_metric_add(struct cm_worker *w, int slot, int64_t delta);
+/* Sets the global row of slot (scrape-time gauges, main thread). */
+void	 cm_metric_set(int slot, int64_t value);
+/* Sum over every worker. */
+int64_t	 cm_metric_sum(int slot);
+/* Called by the runtime with the worker count before workers start. */
+int	 cm_metrics_init(int nworkers);
+/* Prometheus text 0.0.4 of every registered series, then extra(). */
+void	 cm_metrics_write(struct evbuffer *out);
+
+#endif /* CM_METRICS_H */

@@ -1,0 +1,21 @@
+/* Small string and time helpers that glibc 2.36 lacks or gets wrong. */
+#ifndef CM_UTIL_H
+#define CM_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* BSD strlcpy: always terminates; returns strlen(src). */
+size_t		 cm_strlcpy(char *dst, const char *src, size_t size);
+/* Milliseconds on the monotonic clock. */
+uint64_t	 cm_now_ms(void);
+/* Writes all of buf to fd (retrying EINTR); 0 or -1. */
+int		 cm_write_all(int fd, const void *buf, size_t len);
+/*
+ * Writes data to dir/name through a temp file in dir, fsync and rename,
+ * with the given mode.  0 or -1 with errno set.
+ */
+int		 cm_write_file_atomic(const char *dir, const char *name,
+		    const void *data, size_t len, int mode);
+
+#endif /* CM_UTIL_H */

@@ -1,0 +1,118 @@
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/metrics.h"
+#include "egress/egress.h"
+#include "egress/emetrics.h"
+#include "egress/refuse.h"
+
+struct eg_metric_slots eg_m;
+
+/* Written once by eg_metrics_init(), before workers run. */
+static char eg_metric_labels[EG_MAX_REASONS][3][96];
+
+void
+eg_metrics_init(void)
+{
+	static const char req[] = "bb_egress_requests_total";
+	static const char reqh[] = "Egress requests by decision and reason.";
+	static const char screq[] = "bb_sidecar_requests_total";
+	static const char screqh[] = "Requests by service and outcome.";
+	static const char scref[] = "bb_sidecar_refusals_total";
+	static const char screfh[] = "Refusals by service and reason.";
+	const char	*reason;
+	size_t		 i;
+	int		 status;
+
+	eg_m.conns_agent = cm_metric_register("bb_egress_connections_active",
+	    "side=\"agent\"", CM_METRIC_GAUGE, "Open egress connections.");
+	eg_m.sc_conns = cm_metric_register("bb_sidecar_connections_active",
+	    "service=\"egress\"", CM_METRIC_GAUGE,
+	    "Open connections by service.");
+	eg_m.tunnels = cm_metric_register("bb_egress_tunnels_active", "",
+	    CM_METRIC_GAUGE, "Bumped CONNECT tunnels open.");
+	eg_m.websockets = cm_metric_register("bb_egress_websockets_active", "",
+	    CM_METRIC_GAUGE, "WebSockets open.");
+	eg_m.forwarded = cm_metric_register(req,
+	    "decision=\"forwarded\",reason=\"none\"", CM_METRIC_COUNTER, reqh);
+	eg_m.local = cm_metric_register(req,
+	    "decision=\"local\",reason=\"none\"", CM_METRIC_COUNTER, reqh);
+	eg_m.sc_forwarded = cm_metric_register(screq,
+	    "service=\"egress\",outcome=\"forwarded\"", CM_METRIC_COUNTER,
+	    screqh);
+	eg_m.sc_local = cm_metric_register(screq,
+	    "service=\"egress\",outcome=\"local\"", CM_METRIC_COUNTER, screqh);
+	for (i = 0; i < EG_MAX_REASONS &&
+	    (reason = eg_refusal_reason_at(i, &status)) != NULL; i++) {
+		const char *decision = status >= 500 ? "error" : "blocked";
+
+		(void)snprintf(eg_metric_labels[i][0],
+		    sizeof(eg_metric_labels[i][0]),
+		    "decision=\"%s\",reason=\"%s\"", decision, reason);
+		(void)snprintf(eg_metric_labels[i][1],
+		    sizeof(eg_metric_labels[i][1]),
+		    "service=\"egress\",outcome=\"%s\"", decision);
+		(void)snprintf(eg_metric_labels[i][2],
+		    sizeof(eg_metric_labels[i][2]),
+		    "service=\"egress\",reason=\"%s\"", reason);
+		eg_m.refused[i] = cm_metric_register(req,
+		    eg_metric_labels[i][0], CM_METRIC_COUNTER, reqh);
+		eg_m.sc_refused[i] = cm_metric_register(screq,
+		    eg_metric_labels[i][1], CM_METRIC_COUNTER, screqh);
+		eg_m.sc_refusal_reason[i] = cm_metric_register(scref,
+		    eg_metric_labels[i][2], CM_METRIC_COUNTER, screfh);
+	}
+	eg_m.bytes_up = cm_metric_register("bb_egress_bytes_total",
+	    "direction=\"up\"", CM_METRIC_COUNTER, "Body bytes relayed.");
+	eg_m.bytes_down = cm_metric_register("bb_egress_bytes_total",
+	    "direction=\"down\"", CM_METRIC_COUNTER, "Body bytes relayed.");
+	eg_m.routes = cm_metric_register("bb_egress_routes", "",
+	    CM_METRIC_GAUGE, "Routes in the serving policy.");
+	eg_m.generation = cm_metric_register("bb_egress_route_generation", "",
+	    CM_METRIC_GAUGE, "Config generation of the serving routes.");
+	eg_m.reload_ok = cm_metric_register("bb_egress_reloads_total",
+	    "result=\"ok\"", CM_METRIC_COUNTER, "Egress policy loads.");
+	eg_m.reload_error = cm_metric_register("bb_egress_reloads_total",
+	    "result=\"error\"", CM_METRIC_COUNTER, "Egress policy loads.");
+}
+
+void
+eg_metrics_refusal(struct eg_worker *ew, const char *reason)
+{
+	const char	*r;
+	size_t		 i;
+
+	for (i = 0; (r = eg_refusal_reason_at(i, NULL)) != NULL &&
+	    i < EG_MAX_REASONS; i++)
+		if (strcmp(r, reason) == 0) {
+			cm_metric_add(ew != NULL ? ew->w : NULL, eg_m.refused[i], 1);
+			cm_metric_add(ew != NULL ? ew->w : NULL,
+			    eg_m.sc_refused[i], 1);
+			cm_metric_add(ew != NULL ? ew->w : NULL,
+			    eg_m.sc_refusal_reason[i], 1);
+			return;
+		}
+}
+
+void
+eg_metrics_forwarded(struct eg_worker *ew)
+{
+	cm_metric_add(ew->w, eg_m.forwarded, 1);
+	cm_metric_add(ew->w, eg_m.sc_forwarded, 1);
+}
+
+void
+eg_metrics_local(struct eg_worker *ew)
+{
+	cm_metric_add(ew->w, eg_m.local, 1);
+	cm_metric_add(ew->w, eg_m.sc_local, 1);
+}
+
+void
+eg_metrics_bytes(struct eg_worker *ew, uint64_t up, uint64_t down)
+{
+	cm_metric_add(ew->w, eg_m.bytes_up, (int64_t)up);
+	cm_metric_add(ew->w, eg_m.bytes_down, (int64_t)down);
+}

@@ -1,0 +1,34 @@
+/* egress's /metrics series (spec/egress.md §19), registered at start. */
+#ifndef EG_EMETRICS_H
+#define EG_EMETRICS_H
+
+#include <stdint.h>
+
+struct eg_worker;
+
+#define EG_MAX_REASONS	64
+
+struct eg_metric_slots {
+	int	 conns_agent;		/* bb_egress_connections_active{agent} */
+	int	 sc_conns;		/* bb_sidecar_connections_active{egress} */
+	int	 tunnels;
+	int	 websockets;
+	int	 forwarded, sc_forwarded;
+	int	 local, sc_local;
+	int	 refused[EG_MAX_REASONS];	/* by the refusal table */
+	int	 sc_refused[EG_MAX_REASONS];
+	int	 sc_refusal_reason[EG_MAX_REASONS];
+	int	 bytes_up, bytes_down;
+	int	 routes, generation;
+	int	 reload_ok, reload_error;
+};
+
+extern struct eg_metric_slots eg_m;
+
+void	 eg_metrics_init(void);
+void	 eg_metrics_refusal(struct eg_worker *ew, const char *reason);
+void	 eg_metrics_forwarded(struct eg_worker *ew);
+void	 eg_metrics_local(struct eg_worker *ew);
+void	 eg_metrics_bytes(struct eg_worker *ew, uint64_t up, uint64_t down);
+
+#endif /* EG_EMETRICS_H */

@@ -1,0 +1,22 @@
+/*
+ * Request policy, stages 3-12 of spec/egress.md §1, decided on the head
+ * alone: nothing here does I/O.
+ */
+#ifndef EG_POLICY_H
+#define EG_POLICY_H
+
+struct cm_http_msg;
+struct eg_conn;
+struct eg_refusal;
+struct eg_xchg;
+
+/* CONNECT (§3.1): 0 with the tunnel fields of c set, or -1 and *r. */
+int	 eg_policy_connect(struct eg_conn *c, struct cm_http_msg *m,
+	    struct eg_refusal *r);
+/*
+ * A request head: 0 with x->r filled and the forwarded fields of
+ * x->req rewritten (§7), or -1 and *r.
+ */
+int	 eg_policy_request(struct eg_xchg *x, struct eg_refusal *r);
+
+#endif /* EG_POLICY_H */
