@@ -148,4 +148,45 @@
 /* Hash buckets of a worker's idle pool (keys are scanned within one). */
 #define EG_POOL_BUCKETS			256
 
+/*
+ * The approval queue (spec/supervise.md §5).  Files past these are
+ * refused (a proposal is never written, a response is malformed).
+ */
+#define CM_QUEUE_PROPOSAL_MAX_BYTES	(128 * 1024)
+#define CM_QUEUE_RESPONSE_MAX_BYTES	(256 * 1024)
+/* §5.3: one context excerpt in a proposal, in characters. */
+#define CM_QUEUE_CONTEXT_MAX_CHARS	200
+/* With no waiter the queue lists its dirs only this often. */
+#define CM_QUEUE_IDLE_TICK_MS		2000
+/* Temp files left by a crash are swept at startup past this age. */
+#define CM_QUEUE_TEMP_MAX_AGE_S		3600
+/* Malformed or orphan file versions remembered (each is logged once). */
+#define CM_QUEUE_MAX_NOTED_FILES	1024
+/* Dir entries read per listing; the rest wait for the next listing. */
+#define CM_QUEUE_MAX_LIST		4096
+/* bb_supervise_decision_seconds: a person answers in seconds to hours. */
+#define CM_QUEUE_DECISION_BUCKETS_MS	1000, 5000, 15000, 30000, 60000, \
+	300000, 900000, 1800000, 3600000
+
+/*
+ * supervise (spec/supervise.md §3-§4).  Argument caps are the tool
+ * contract the agent sees in the schemas.
+ */
+#define SV_MAX_JUSTIFICATION_CHARS	4000
+#define SV_MAX_DESCRIPTION_CHARS	4000
+#define SV_MAX_DOCKERFILE_BYTES		(64 * 1024)
+#define SV_MAX_MATCHES			32
+/* §3.2: a JSON-RPC batch larger than this is refused whole. */
+#define SV_MAX_BATCH			32
+/* Mcp-Session-Id: this many random bytes, as lowercase hex. */
+#define SV_SESSION_ID_BYTES		16
+/* Idle MCP sessions are looked for at most this often. */
+#define SV_SESSION_SWEEP_MS		1000
+/* A connection's read buffer beyond one request while a call waits. */
+#define SV_MAX_PIPELINE_BYTES		(64 * 1024)
+/* The operator's watch polls the queue this often without inotify. */
+#define SV_WATCH_POLL_MS		250
+/* Lines read from a terminal prompt (notes, reasons). */
+#define SV_MAX_PROMPT_BYTES		4096
+
 #endif /* CM_BOUNDS_H */

@@ -17,6 +17,9 @@
 
 #include "common/http_int.h"
 
+static int	 cm_http_scan_tchar(unsigned char c);
+static int	 cm_http_scan_vchar(unsigned char c);
+static int	 cm_http_scan_achar(unsigned char c);
 static int	 cm_http_scan_refuse(struct cm_http_scan *s, int status,
 		    const char *reason, const char *why);
 static int	 cm_http_scan_bad(struct cm_http_scan *s, const char *why);
@@ -111,7 +114,11 @@ cm_http_scan_version(struct cm_http_scan *s)
 	return (0);
 }
 
-/* The name is complete: note the fields whose number matters. */
+/*
+ * The name is complete: note the fields whose number matters.  In
+ * trailers they are refused here, before llhttp sees the value: llhttp
+ * is fed trailer bytes as they come and would refuse some of them itself.
+ */
 static int
 cm_http_scan_name_done(struct cm_http_scan *s)
 {
@@ -122,6 +129,11 @@ cm_http_scan_name_done(struct cm_http_scan *s)
 		s->n_te++;
 	else if (s->name_len == 4 && memcmp(s->name, "host", 4) == 0)
 		s->n_host++;
+	else
+		return (0);
+	if (s->mode == CM_HTTP_SCAN_TRAILER)
+		return (cm_http_scan_bad(s,
+		    "framing or routing field in chunked trailers"));
 	return (0);
 }
 
@@ -132,12 +144,8 @@ cm_http_scan_name_done(struct cm_http_scan *s)
 static int
 cm_http_scan_end(struct cm_http_scan *s)
 {
-	if (s->mode == CM_HTTP_SCAN_TRAILER) {
-		if (s->n_cl > 0 || s->n_te > 0 || s->n_host > 0)
-			return (cm_http_scan_bad(s,
-			    "framing or routing field in chunked trailers"));
+	if (s->mode == CM_HTTP_SCAN_TRAILER)
 		return (1);
-	}
 	if (s->n_cl > 0 && s->n_te > 0)
 		return (cm_http_scan_bad(s,
 		    "Content-Length together with Transfer-Encoding"));

@@ -11,7 +11,7 @@
 
 static const struct cm_cli_builtins bb_builtins = {
 	.svcs = {
-		[CM_SVC_EGRESS] = NULL,	/* eg_service once upstream.c lands */
+		[CM_SVC_EGRESS] = &eg_service,
 		[CM_SVC_GITGATE] = NULL,
 		[CM_SVC_SUPERVISE] = NULL,
 	},

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,11 +14,17 @@
 #include "common/metrics.h"
 #include "common/worker.h"
 
+/* Parts of a histogram series (CM_METRIC_HISTOGRAM). */
+enum cm_metric_part { CM_MP_PLAIN, CM_MP_BUCKET, CM_MP_SUM, CM_MP_COUNT };
+
 struct cm_metric_def {
 	const char		*family;
 	const char		*labels;
 	const char		*help;
 	enum cm_metric_type	 type;
+	enum cm_metric_part	 part;
+	int64_t			 le_ms;		/* CM_MP_BUCKET; -1 = +Inf */
+	int			 nparts;	/* first slot: series after it */
 };
 
 static struct cm_metric_def	 cm_metric_defs[CM_MAX_METRICS];
@@ -58,6 +65,57 @@ cm_metric_register(const char *family, const char *labels,
 	return (cm_metric_count++);
 }
 
+int
+cm_metric_register_histogram(const char *family, const char *help,
+    const int64_t *bounds_ms, size_t nbounds)
+{
+	char	 labels[64];
+	size_t	 i;
+	int	 first = -1, slot;
+
+	for (i = 0; i <= nbounds + 2; i++) {
+		if (i < nbounds)
+			(void)snprintf(labels, sizeof(labels), "le=\"%lld.%03lld\"",
+			    (long long)(bounds_ms[i] / 1000),
+			    (long long)(bounds_ms[i] % 1000));
+		else if (i == nbounds)
+			(void)snprintf(labels, sizeof(labels), "le=\"+Inf\"");
+		else
+			(void)snprintf(labels, sizeof(labels), "%s",
+			    i == nbounds + 1 ? "_sum" : "_count");
+		if ((slot = cm_metric_register(family, labels,
+		    CM_METRIC_HISTOGRAM, help)) == -1)
+			return (-1);
+		cm_metric_defs[slot].part = i < nbounds + 1 ? CM_MP_BUCKET :
+		    i == nbounds + 1 ? CM_MP_SUM : CM_MP_COUNT;
+		cm_metric_defs[slot].le_ms = i < nbounds ? bounds_ms[i] : -1;
+		if (first == -1)
+			first = slot;
+	}
+	cm_metric_defs[first].nparts = (int)nbounds + 3;
+	return (first);
+}
+
+void
+cm_metric_observe_ms(struct cm_worker *w, int slot, int64_t ms)
+{
+	int	 i, n;
+
+	if (slot < 0 || slot >= cm_metric_count)
+		return;
+	n = cm_metric_defs[slot].nparts;
+	for (i = slot; i < slot + n && i < cm_metric_count; i++) {
+		const struct cm_metric_def *d = &cm_metric_defs[i];
+
+		if (d->part == CM_MP_BUCKET && (d->le_ms < 0 || ms <= d->le_ms))
+			cm_metric_add(w, i, 1);
+		else if (d->part == CM_MP_SUM)
+			cm_metric_add(w, i, ms);
+		else if (d->part == CM_MP_COUNT)
+			cm_metric_add(w, i, 1);
+	}
+}
+
 void
 cm_metric_add(struct cm_worker *w, int slot, int64_t delta)
 {
@@ -86,10 +144,27 @@ cm_metric_sum(int slot)
 	return (sum);
 }
 
+/* One histogram series: _bucket{le}, _sum (ms as seconds), _count. */
+static void
+cm_metrics_write_part(struct evbuffer *out, const struct cm_metric_def *d,
+    int64_t v)
+{
+	if (d->part == CM_MP_BUCKET)
+		evbuffer_add_printf(out, "%s_bucket{%s} %lld\n", d->family,
+		    d->labels, (long long)v);
+	else if (d->part == CM_MP_SUM)
+		evbuffer_add_printf(out, "%s_sum %lld.%03lld\n", d->family,
+		    (long long)(v / 1000), (long long)(v % 1000));
+	else
+		evbuffer_add_printf(out, "%s_count %lld\n", d->family,
+		    (long long)v);
+}
+
 void
 cm_metrics_write(struct evbuffer *out)
 {
-	static const char *const type_names[] = { "counter", "gauge" };
+	static const char *const type_names[] = { "counter", "gauge",
+	    "histogram" };
 	char	*done;
 	int	 i, j;
 
@@ -108,6 +183,11 @@ cm_metrics_write(struct evbuffer *out)
 			    cm_metric_defs[i].family) != 0)
 				continue;
 			done[j] = 1;
+			if (cm_metric_defs[j].part != CM_MP_PLAIN) {
+				cm_metrics_write_part(out, &cm_metric_defs[j],
+				    cm_metric_sum(j));
+				continue;
+			}
 			if (cm_metric_defs[j].labels[0] != '\0')
 				evbuffer_add_printf(out, "%s{%s} %lld\n",
 				    cm_metric_defs[j].family,

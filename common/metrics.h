@@ -11,7 +11,8 @@
 struct cm_worker;
 struct evbuffer;
 
-enum cm_metric_type { CM_METRIC_COUNTER, CM_METRIC_GAUGE };
+enum cm_metric_type { CM_METRIC_COUNTER, CM_METRIC_GAUGE,
+	CM_METRIC_HISTOGRAM };
 
 #define CM_MAX_METRICS		2048
 
@@ -23,6 +24,15 @@ enum cm_metric_type { CM_METRIC_COUNTER, CM_METRIC_GAUGE };
  */
 int	 cm_metric_register(const char *family, const char *labels,
 	    enum cm_metric_type type, const char *help);
+/*
+ * Registers a histogram (startup only): one cumulative bucket per bound
+ * (milliseconds, printed as le in seconds), +Inf, _sum and _count.
+ * Returns the first slot for cm_metric_observe_ms(), or -1.
+ */
+int	 cm_metric_register_histogram(const char *family, const char *help,
+	    const int64_t *bounds_ms, size_t nbounds);
+/* Counts one observation of ms on w's slots (w NULL: global). */
+void	 cm_metric_observe_ms(struct cm_worker *w, int slot, int64_t ms);
 /* Adds delta on w's slots (w NULL: the global slots). */
 void	 cm_metric_add(struct cm_worker *w, int slot, int64_t delta);
 /* Sets the global row of slot (scrape-time gauges, main thread). */

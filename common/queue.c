@@ -873,6 +873,7 @@ static const char *const cm_queue_hist_help =
 static void
 cm_queue_metrics_init(struct cm_queue *q)
 {
+	static const int64_t bounds[] = { CM_QUEUE_DECISION_BUCKETS_MS };
 	char	 labels[128];
 	int	 k, s;
 
@@ -903,7 +904,8 @@ cm_queue_metrics_init(struct cm_queue *q)
 	q->m_waiters = cm_metric_register("bb_supervise_waiters", "",
 	    CM_METRIC_GAUGE, "Calls and holds waiting for a decision.");
 	q->m_decision_s = cm_metric_register_histogram(
-	    "bb_supervise_decision_seconds", cm_queue_hist_help);
+	    "bb_supervise_decision_seconds", cm_queue_hist_help, bounds,
+	    sizeof(bounds) / sizeof(bounds[0]));
 }
 
 /* Pending gauges from the index (queue thread). */

@@ -19,6 +19,14 @@
 
 #include "common/queue.h"
 
+/* glibc's sys/queue.h lacks the BSD _SAFE walk. */
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST(head);					\
+	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
+	    (var) = (tvar))
+#endif
+
 struct event;
 struct event_base;
 

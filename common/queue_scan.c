@@ -28,7 +28,8 @@ static int	 cm_qscan_noted(struct cm_queue *, const char *,
 		    const struct stat *);
 static void	 cm_qscan_malformed(struct cm_queue *, const char *,
 		    const char *, const struct stat *);
-static void	 cm_qscan_io_error(struct cm_queue *, const char *, int);
+static void	 cm_qscan_io_error(struct cm_queue *, const char *,
+		    const char *, int);
 static void	 cm_qscan_apply(struct cm_queue *, struct cm_qentry *,
 		    json_t *, enum cm_qstatus);
 static int	 cm_qscan_archive(struct cm_queue *, struct cm_qentry *);
@@ -219,9 +220,16 @@ cm_qscan_malformed(struct cm_queue *q, const char *file, const char *why,
 	    json_pack("{s:s,s:s}", "file", file, "reason", why));
 }
 
+/* dir/name (name may be NULL) could not be read or written. */
 static void
-cm_qscan_io_error(struct cm_queue *q, const char *path, int err)
+cm_qscan_io_error(struct cm_queue *q, const char *dir, const char *name,
+    int err)
 {
+	char	 path[PATH_MAX + NAME_MAX + 2];
+
+	if (snprintf(path, sizeof(path), "%s%s%s", dir, name != NULL ? "/" :
+	    "", name != NULL ? name : "") >= (int)sizeof(path))
+		path[sizeof(path) - 1] = '\0';
 	cm_metric_add(NULL, q->m_err_io, 1);
 	cm_log(CM_LOG_ERROR, "supervise", "queue_io_error", 0,
 	    json_pack("{s:s,s:i,s:s}", "path", path, "errno", err, "reason",
@@ -232,24 +240,20 @@ cm_qscan_io_error(struct cm_queue *q, const char *path, int err)
 static int
 cm_qscan_archive(struct cm_queue *q, struct cm_qentry *e)
 {
-	char	 from[48], to[64], path[PATH_MAX];
+	char	 from[48], to[64];
 	int	 rc;
 
 	(void)snprintf(from, sizeof(from), "%s.json", e->id);
 	(void)snprintf(to, sizeof(to), "%s.proposal.json", e->id);
 	if ((rc = cm_qfile_move(q->dirs.pending, from, q->dirs.archive,
 	    to)) == -1) {
-		(void)snprintf(path, sizeof(path), "%s/%s",
-		    q->dirs.pending_path, from);
-		cm_qscan_io_error(q, path, errno);
+		cm_qscan_io_error(q, q->dirs.pending_path, from, errno);
 		return (-1);
 	}
 	(void)snprintf(to, sizeof(to), "%s.response.json", e->id);
 	if ((rc = cm_qfile_move(q->dirs.responses, from, q->dirs.archive,
 	    to)) == -1) {
-		(void)snprintf(path, sizeof(path), "%s/%s",
-		    q->dirs.responses_path, from);
-		cm_qscan_io_error(q, path, errno);
+		cm_qscan_io_error(q, q->dirs.responses_path, from, errno);
 		return (-1);
 	}
 	return (0);
@@ -263,9 +267,11 @@ cm_qscan_apply(struct cm_queue *q, struct cm_qentry *e, json_t *resp,
 	int64_t		 latency = cm_qfile_now_ms() - e->created_ms;
 	const char	*by = json_string_value(json_object_get(resp,
 			    "decided_by"));
+	int		 arch;
 
 	if (latency < 0)
 		latency = 0;
+	arch = cm_qscan_archive(q, e);
 	/* The waiters are told even when archiving must be retried. */
 	cm_qscan_notify(q, e, CM_QUEUE_DECIDED, status, resp);
 	cm_metric_add(NULL, q->m_decided[e->kind][status], 1);
@@ -276,7 +282,7 @@ cm_qscan_apply(struct cm_queue *q, struct cm_qentry *e, json_t *resp,
 	    cm_qfile_status_name(status), "decided_by",
 	    cm_log_peer(by, by != NULL ? strlen(by) : 0), "latency_ms",
 	    (json_int_t)latency));
-	if (cm_qscan_archive(q, e) == -1) {
+	if (arch == -1) {
 		e->decision = resp;
 		e->dstatus = status;
 		if (e->expiry != NULL)
@@ -307,11 +313,7 @@ cm_qscan_check(struct cm_queue *q, struct cm_qentry *e)
 	if (rc == 1)
 		return (0);
 	if (rc == -1) {
-		char path[PATH_MAX];
-
-		(void)snprintf(path, sizeof(path), "%s/%s",
-		    q->dirs.responses_path, name);
-		cm_qscan_io_error(q, path, errno);
+		cm_qscan_io_error(q, q->dirs.responses_path, name, errno);
 		return (0);
 	}
 	if (rc == -2) {
@@ -350,11 +352,11 @@ cm_qscan_finish(struct cm_queue *q, struct cm_qentry *e,
 	(void)snprintf(from, sizeof(from), "%s.json", e->id);
 	(void)snprintf(to, sizeof(to), "%s.proposal.json", e->id);
 	if (cm_qfile_move(q->dirs.pending, from, q->dirs.archive, to) == -1)
-		cm_qscan_io_error(q, q->dirs.pending_path, errno);
+		cm_qscan_io_error(q, q->dirs.pending_path, NULL, errno);
 	(void)snprintf(to, sizeof(to), "%s.response.json", e->id);
 	if (resp == NULL || cm_qfile_write(q->dirs.archive_path, to, resp) ==
 	    -1)
-		cm_qscan_io_error(q, q->dirs.archive_path, errno);
+		cm_qscan_io_error(q, q->dirs.archive_path, NULL, errno);
 	cm_qscan_notify(q, e, outcome, status, resp);
 	cm_metric_add(NULL, q->m_decided[e->kind][status], 1);
 	cm_log(CM_LOG_INFO, "supervise", event, 0, json_pack("{s:s,s:s,s:s}",
@@ -403,7 +405,7 @@ cm_qscan_load(struct cm_queue *q, const char *id)
 	if (rc == 1)
 		return (NULL);
 	if (rc == -1) {
-		cm_qscan_io_error(q, q->dirs.pending_path, errno);
+		cm_qscan_io_error(q, q->dirs.pending_path, NULL, errno);
 		return (NULL);
 	}
 	if (rc == -2) {
@@ -469,7 +471,7 @@ static void
 cm_qscan_orphan(struct cm_queue *q, const char *id, const char *name)
 {
 	struct stat	 st;
-	char		 prop[64], resp[64], file[64], *buf;
+	char		 prop[64], resp[64], file[300], *buf;
 	const char	*why = NULL;
 	enum cm_qstatus	 status;
 	json_t		*r;
@@ -490,7 +492,7 @@ cm_qscan_orphan(struct cm_queue *q, const char *id, const char *name)
 			if (cm_qfile_move(q->dirs.responses, name,
 			    q->dirs.archive, resp) == -1)
 				cm_qscan_io_error(q, q->dirs.archive_path,
-				    errno);
+				    NULL, errno);
 			cm_log(CM_LOG_WARN, "supervise", "late_response", 0,
 			    json_pack("{s:s,s:s}", "proposal", id, "file",
 			    file));
@@ -499,7 +501,7 @@ cm_qscan_orphan(struct cm_queue *q, const char *id, const char *name)
 		/* A crash between the two renames: finish the archive. */
 		if (cm_qfile_move(q->dirs.responses, name, q->dirs.archive,
 		    resp) == -1)
-			cm_qscan_io_error(q, q->dirs.archive_path, errno);
+			cm_qscan_io_error(q, q->dirs.archive_path, NULL, errno);
 		return;
 	}
 	if (fstatat(q->dirs.pending, name, &(struct stat){ 0 },
@@ -520,7 +522,7 @@ cm_qscan_orphan(struct cm_queue *q, const char *id, const char *name)
 			    cm_qfile_move(q->dirs.responses, name,
 			    q->dirs.archive, resp) == -1)
 				cm_qscan_io_error(q, q->dirs.archive_path,
-				    errno);
+				    NULL, errno);
 			else
 				cm_log(CM_LOG_INFO, "supervise",
 				    "decision_applied", 0, json_pack(
@@ -548,7 +550,7 @@ cm_qscan_list_responses(struct cm_queue *q)
 	    (dir = fdopendir(fd)) == NULL) {
 		if (fd != -1)
 			(void)close(fd);
-		cm_qscan_io_error(q, q->dirs.responses_path, errno);
+		cm_qscan_io_error(q, q->dirs.responses_path, NULL, errno);
 		return;
 	}
 	rewinddir(dir);
@@ -589,7 +591,7 @@ cm_qscan_list_pending(struct cm_queue *q)
 	    (dir = fdopendir(fd)) == NULL) {
 		if (fd != -1)
 			(void)close(fd);
-		cm_qscan_io_error(q, q->dirs.pending_path, errno);
+		cm_qscan_io_error(q, q->dirs.pending_path, NULL, errno);
 		return;
 	}
 	rewinddir(dir);

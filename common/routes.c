@@ -251,6 +251,8 @@ cm_routes_detectors(struct cm_cfg_ctx *cx, const struct cm_ynode *n,
 
 	expect = inbound ? "naive_injection_detection" :
 	    "token_patterns, known_secrets, entropy";
+	if (n->invalid)
+		return (-1);	/* the loader said why */
 	if (n->type == CM_Y_BOOL) {
 		*out = !n->bval ? 0 : inbound ? CM_DET_INBOUND_DEFAULT :
 		    CM_DET_OUTBOUND_DEFAULT;
@@ -511,7 +513,11 @@ cm_routes_parse(struct cm_cfg_ctx *cx, const struct cm_ynode *root)
 			break;
 		}
 	}
-	if (cx->nerrors != before)
+	/*
+	 * Any error in this file's context fails it, the loader's too: it
+	 * returns a pruned tree after non-fatal errors (common/yaml.h).
+	 */
+	if (cx->nerrors != before || cx->nerrors != 0)
 		goto fail;
 	if (cm_routes_index(r) == -1) {
 		cm_cfg_error(cx, root, NULL, "out of memory");

@@ -168,9 +168,8 @@ cm_routes_json_parse_route(struct cm_cfg_ctx *cx, const struct cm_ynode *node)
 
 	if ((rt = cm_routes_route_parse(cx, node, NULL)) == NULL)
 		return (NULL);
-	if (cx->nerrors == before && rt->host == NULL)
-		cm_cfg_error(cx, node, NULL, "a route needs a host");
-	if (cx->nerrors == before &&
+	/* As cm_routes_parse(): the loader's errors count too. */
+	if (cx->nerrors == before && cx->nerrors == 0 &&
 	    (o = cm_routes_json_route(rt)) == NULL)
 		cm_cfg_error(cx, node, NULL, "out of memory");
 	cm_routes_route_free(rt);
@@ -366,10 +365,11 @@ cm_routes_json_map(struct cm_routes_json_out *o, const json_t *obj,
 			cm_routes_json_seq(o, v, p, indent + 2,
 			    strcmp(key, "routes") == 0 ||
 			    strcmp(key, "matches") == 0);
-		} else {
+		} else if (json_is_object(v)) {
 			evbuffer_add(o->buf, "\n", 1);
 			cm_routes_json_map(o, v, p, indent + 2, 0);
-		}
+		} else
+			cm_routes_json_inline(o, v, p);	/* refuses it */
 	}
 	if (n != json_object_size(obj))
 		cm_routes_json_fail(o, kp, "unknown key");

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -58,6 +59,71 @@ static struct {
 	uint64_t		 drain_deadline_ms;
 	int			 m_ready, m_generation, m_reload_ok, m_reload_err;
 } cm_rt;
+
+/*
+ * Forced reloads other threads ask for (spec/supervise.md §5.5 step 4:
+ * an approved egress-block was merged into routes.yaml).  Guarded by
+ * the lock: the list and the event, which exists while the loop runs.
+ */
+struct cm_rt_reload_req {
+	struct cm_worker	*w;
+	cm_worker_fn		 done;
+	void			*arg;
+	struct cm_rt_reload_req	*next;
+};
+static pthread_mutex_t		 cm_rt_reload_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct cm_rt_reload_req	*cm_rt_reload_reqs;
+static struct event		*cm_rt_reload_ev;
+
+static void	cm_runtime_reload(const char *);
+
+int
+cm_runtime_reload_async(struct cm_worker *w, cm_worker_fn done, void *arg)
+{
+	struct cm_rt_reload_req	*r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return (-1);
+	r->w = w;
+	r->done = done;
+	r->arg = arg;
+	pthread_mutex_lock(&cm_rt_reload_lock);
+	if (cm_rt_reload_ev == NULL) {
+		pthread_mutex_unlock(&cm_rt_reload_lock);
+		free(r);
+		return (-1);
+	}
+	r->next = cm_rt_reload_reqs;
+	cm_rt_reload_reqs = r;
+	event_active(cm_rt_reload_ev, EV_READ, 0);
+	pthread_mutex_unlock(&cm_rt_reload_lock);
+	return (0);
+}
+
+/* One reload for every request queued; then each asker hears back. */
+static void
+cm_runtime_reload_req_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cm_rt_reload_req	*r, *next;
+
+	pthread_mutex_lock(&cm_rt_reload_lock);
+	r = cm_rt_reload_reqs;
+	cm_rt_reload_reqs = NULL;
+	pthread_mutex_unlock(&cm_rt_reload_lock);
+	if (r == NULL)
+		return;
+	if (cm_rt.state == CM_RT_READY) {
+		if (cm_rt.watch != NULL)
+			cm_watch_resync(cm_rt.watch);
+		cm_runtime_reload("forced");
+	}
+	/* Posted after the publish, so the worker has the new snapshot. */
+	for (; r != NULL; r = next) {
+		next = r->next;
+		(void)cm_worker_post(r->w, r->done, r->arg);
+		free(r);
+	}
+}
 
 enum cm_rt_state
 cm_runtime_state(void)
@@ -384,6 +450,12 @@ cm_runtime_run(const struct cm_run_opts *opts)
 		return (cm_runtime_fail("start_failed", "libevent threads"));
 	if ((cm_rt.base = event_base_new()) == NULL)
 		return (cm_runtime_fail("start_failed", "event base"));
+	pthread_mutex_lock(&cm_rt_reload_lock);
+	cm_rt_reload_ev = event_new(cm_rt.base, -1, EV_PERSIST,
+	    cm_runtime_reload_req_cb, NULL);
+	if (cm_rt_reload_ev != NULL)
+		(void)event_add(cm_rt_reload_ev, NULL);
+	pthread_mutex_unlock(&cm_rt_reload_lock);
 	/* PID 1 ignores SIGTERM without a handler: install them first. */
 	sig[0] = evsignal_new(cm_rt.base, SIGTERM, cm_runtime_signal_cb, NULL);
 	sig[1] = evsignal_new(cm_rt.base, SIGINT, cm_runtime_signal_cb, NULL);
@@ -488,6 +560,17 @@ out:
 	for (i = 0; i < 3; i++)
 		if (sig[i] != NULL)
 			event_free(sig[i]);
+	pthread_mutex_lock(&cm_rt_reload_lock);
+	if (cm_rt_reload_ev != NULL)
+		event_free(cm_rt_reload_ev);
+	cm_rt_reload_ev = NULL;
+	while (cm_rt_reload_reqs != NULL) {
+		struct cm_rt_reload_req *r = cm_rt_reload_reqs;
+
+		cm_rt_reload_reqs = r->next;
+		free(r);
+	}
+	pthread_mutex_unlock(&cm_rt_reload_lock);
 	cm_snap_unref(cm_rt.snap);
 	event_base_free(cm_rt.base);
 	if (rc == 0)

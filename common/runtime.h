@@ -10,6 +10,7 @@
 
 #include "common/service.h"
 #include "common/snapshot.h"
+#include "common/worker.h"
 
 struct cm_run_opts {
 	const char		*config_dir;
@@ -21,6 +22,15 @@ struct cm_run_opts {
 
 /* Runs until SIGTERM/SIGINT; returns the exit code (bundle.md §2.2). */
 int		 cm_runtime_run(const struct cm_run_opts *opts);
+
+/*
+ * Any thread: reload every config file now (as SIGHUP does), then run
+ * done(w, arg) on worker w, which by then serves the new snapshot (or
+ * the old one if the reload failed).  0, or -1 when the daemon's loop
+ * is not running (done is not called).
+ */
+int		 cm_runtime_reload_async(struct cm_worker *w, cm_worker_fn done,
+		    void *arg);
 
 /* ---- for the control port (main thread only) ---- */
 enum cm_rt_state { CM_RT_STARTING, CM_RT_READY, CM_RT_DRAINING };

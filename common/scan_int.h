@@ -12,6 +12,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "common/bounds.h"
 #include "common/scan.h"
 
 struct cm_inject_rules;
@@ -157,7 +158,7 @@ struct cm_scanset {
 	size_t			 kw_hold;	/* undecidable bytes at a window end */
 	size_t			 max_match;
 	struct cm_secrets	 ks;
-	float			*ent_tab;	/* c * log2(c), c <= window */
+	double			*ent_tab;	/* c * log2(c), c <= window */
 	struct cm_inject_rules	*inj;		/* NULL unless cfg->inbound */
 };
 
@@ -265,6 +266,69 @@ void	cm_vdec_init(struct cm_vdec *d, unsigned view);
 int	cm_vdec_run(struct cm_vdec *d, const unsigned char *p, size_t n,
 	    uint64_t base, int eof, struct cm_vbuf *out);
 enum cm_scan_view cm_vdec_view(unsigned view);
+
+/* scan_norm.c: §12.2 normalisation into two views with flags per byte */
+#define CM_NORM_HIDDEN	0x01		/* in an HTML comment or hidden element */
+#define CM_NORM_ZW	0x02		/* an invisible character was removed before it */
+#define CM_NORM_TAG	0x04		/* decoded from a Unicode tag character */
+#define CM_NORM_CODE	0x08		/* in a fence, backticks, <pre> or <code> */
+
+struct cm_norm {
+	int		 format;	/* enum cm_inject_format */
+	int		 latin1;
+	int		 err;		/* allocation failed */
+	unsigned char	 u8[4];		/* a UTF-8 sequence cut by the piece */
+	size_t		 nu8;
+	int		 js;		/* JSON escape state */
+	uint32_t	 jv;
+	int		 jn;
+	uint32_t	 jhigh;
+	uint8_t		 jfl;
+	int		 mk;		/* markup tracker state */
+	unsigned char	 tag[CM_INJECT_TAG_BYTES];
+	size_t		 ntag;
+	int		 comment;	/* inside <!-- --> */
+	int		 cend;		/* dashes seen towards "-->" */
+	size_t		 hdepth;	/* nesting inside a hidden element */
+	char		 hname[16];
+	uint32_t	 ref[16];	/* a character reference being read */
+	size_t		 nref;
+	uint8_t		 reffl;
+	int		 zw;		/* an invisible was just removed */
+	int		 sp;		/* a collapsed space is pending */
+	uint8_t		 spfl;
+	unsigned char	 last;		/* last byte written */
+	unsigned char	*orig;		/* the normalised text */
+	unsigned char	*low;		/* the same, ASCII lower-cased */
+	uint8_t		*fl;		/* CM_NORM_* per byte */
+	size_t		 len;
+	size_t		 cap;
+	uint64_t	 base;		/* text index of orig[0] */
+	uint64_t	 final;		/* flags before this index are final */
+	uint64_t	 lstart;	/* annotator: where the line began */
+	size_t		 lpos;
+	int		 lspace;
+	int		 frun;
+	int		 fch;
+	int		 fline;		/* this line is a fence */
+	int		 fclose;
+	int		 fence;		/* inside a fenced block */
+	int		 fencech;
+	int		 btrun;
+	uint64_t	 btstart;
+	int		 inl;		/* open inline code run length */
+	int		 tn;		/* reading a tag name after '<' */
+	char		 tname[8];
+	size_t		 ntname;
+	int		 tclose;
+	int		 codedepth;
+};
+
+void	cm_norm_init(struct cm_norm *nm, int format, int latin1);
+void	cm_norm_free(struct cm_norm *nm);
+int	cm_norm_feed(struct cm_norm *nm, const unsigned char *p, size_t n,
+	    int eof);
+void	cm_norm_trim(struct cm_norm *nm, uint64_t keep);
 
 /* scan_inject.c */
 int	cm_inject_rules_new(struct cm_scanset *set, const char **why);

@@ -13,6 +13,7 @@
 #include "common/settings.h"
 
 struct cm_cfg_ctx;
+struct cm_routes;
 struct cm_snap;
 struct cm_worker;
 struct evbuffer;
@@ -69,6 +70,12 @@ struct cm_service {
 			    const struct cm_snap *old, const struct cm_snap *cur);
 	/* Extra lines for the reload log ("hosts added"), may be NULL. */
 	void		 (*stop)(void);
+	/*
+	 * egress only: the route table of its part of a snapshot (cfg is
+	 * snap->svc[id]), so supervise can read the live routes through
+	 * cm_snap_routes() without including egress.  May be NULL.
+	 */
+	const struct cm_routes *(*routes)(const void *cfg);
 };
 
 #endif /* CM_SERVICE_H */

@@ -35,6 +35,18 @@ cm_snap_ref(struct cm_snap *s)
 /* Set by the runtime: who frees each service's part. */
 static const struct cm_service *const *cm_snap_svcs;
 
+const struct cm_routes *
+cm_snap_routes(const struct cm_snap *s)
+{
+	const struct cm_service	*eg;
+
+	if (s == NULL || cm_snap_svcs == NULL ||
+	    (eg = cm_snap_svcs[CM_SVC_EGRESS]) == NULL || eg->routes == NULL ||
+	    s->svc[CM_SVC_EGRESS] == NULL)
+		return (NULL);
+	return (eg->routes(s->svc[CM_SVC_EGRESS]));
+}
+
 static void
 cm_snap_destroy(struct cm_snap *s)
 {

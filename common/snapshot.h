@@ -37,6 +37,11 @@ struct cm_load_result {
 };
 
 struct cm_snap	*cm_snap_ref(struct cm_snap *s);
+/*
+ * The live route table of s: egress's, through its service hook; NULL
+ * when egress does not run in this process.  Borrowed from s.
+ */
+const struct cm_routes *cm_snap_routes(const struct cm_snap *s);
 void		 cm_snap_unref(struct cm_snap *s);
 
 /* Command-line replacements of sidecar.yaml keys. */

@@ -122,7 +122,7 @@ eg_bump_ctx_new(char *err, size_t errlen)
 }
 
 int
-eg_bump_start(struct eg_conn *c)
+eg_bump_start(struct eg_conn *c, int on_socket)
 {
 	struct cm_snap		*snap = cm_worker_snap(c->ew->w);
 	const struct eg_cfg	*cfg = eg_cfg_of(snap);
@@ -153,13 +153,28 @@ eg_bump_start(struct eg_conn *c)
 		return (-1);
 	}
 	X509_free(leaf);
-	/* The ClientHello may already sit in c->bev's input: filter on it. */
-	tls = bufferevent_openssl_filter_new(cm_worker_base(c->ew->w), c->bev,
-	    ssl, BUFFEREVENT_SSL_ACCEPTING,
-	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (tls == NULL) {
-		SSL_free(ssl);
-		return (-1);
+	if (on_socket) {
+		int fd = bufferevent_getfd(c->bev);
+
+		/* Detach the fd so freeing the plain side keeps it open. */
+		tls = bufferevent_openssl_socket_new(cm_worker_base(c->ew->w),
+		    fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+		    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+		if (tls == NULL) {
+			SSL_free(ssl);
+			return (-1);
+		}
+		bufferevent_setfd(c->bev, -1);
+		bufferevent_free(c->bev);
+	} else {
+		/* The ClientHello already sits in c->bev's input. */
+		tls = bufferevent_openssl_filter_new(cm_worker_base(c->ew->w),
+		    c->bev, ssl, BUFFEREVENT_SSL_ACCEPTING,
+		    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+		if (tls == NULL) {
+			SSL_free(ssl);
+			return (-1);
+		}
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
 	c->bev = tls;

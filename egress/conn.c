@@ -34,6 +34,13 @@
 static void	eg_conn_read_cb(struct bufferevent *, void *);
 static void	eg_conn_write_cb(struct bufferevent *, void *);
 static void	eg_conn_event_cb(struct bufferevent *, short, void *);
+static void	eg_conn_peek_cb(evutil_socket_t, short, void *);
+static void	eg_conn_flush_or_close(struct eg_conn *);
+
+/* A closing TLS connection checks the layer below this often... */
+#define EG_FLUSH_POLL_MS	5
+/* ...for at most this long before giving up on a slow reader. */
+#define EG_FLUSH_MAX_MS		5000
 
 static const char *const eg_conn_state_names[] = {
 	[EG_CONN_HEAD] = "head",
@@ -70,6 +77,8 @@ eg_conn_reap_cb(evutil_socket_t fd, short what, void *arg)
 	eg_xchg_free(c->x);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
+	if (c->peek != NULL)
+		event_free(c->peek);
 	cm_http_parser_free(c->parser);
 	event_free(c->timer);
 	event_free(c->reap);
@@ -87,6 +96,8 @@ eg_conn_close(struct eg_conn *c, const char *why)
 	/* The exchange lets go of its upstream now, not at the reap. */
 	eg_xchg_abort(c->x);
 	event_del(c->timer);
+	if (c->peek != NULL)
+		event_del(c->peek);
 	cm_log(CM_LOG_DEBUG, "egress", "close", c->id, json_pack("{s:s,s:s,"
 	    "s:I}", "reason", why, "state", eg_conn_state_names[c->state],
 	    "requests", (json_int_t)c->nreq));
@@ -114,6 +125,12 @@ eg_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	case EG_CONN_TLS:
 		eg_conn_close(c, "tls_handshake_timeout");
 		break;
+	case EG_CONN_FLUSH:
+		if (cm_now_ms() >= c->flush_deadline_ms)
+			eg_conn_close(c, "flush_timeout");
+		else
+			eg_conn_flush_or_close(c);
+		break;
 	default:
 		break;
 	}
@@ -138,12 +155,37 @@ eg_conn_pause(struct eg_conn *c, int paused)
 		bufferevent_enable(c->bev, EV_READ);
 }
 
+/* Output not yet handed to the kernel, the TLS filter's below it too. */
+static size_t
+eg_conn_pending_out(struct eg_conn *c)
+{
+	struct bufferevent	*under = bufferevent_get_underlying(c->bev);
+	size_t			 n = evbuffer_get_length(
+				    bufferevent_get_output(c->bev));
+
+	if (under != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(under));
+	return (n);
+}
+
 static void
 eg_conn_flush_or_close(struct eg_conn *c)
 {
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+	struct timeval	 tv = { 0, EG_FLUSH_POLL_MS * 1000 };
+
+	if (eg_conn_pending_out(c) == 0) {
 		eg_conn_close(c, "done");
-	/* else eg_conn_write_cb closes once written. */
+		return;
+	}
+	/*
+	 * eg_conn_write_cb closes once written; a TLS filter's write
+	 * callback fires when its own buffer drains, before the layer
+	 * below has, so poll that one briefly.
+	 */
+	if (c->flush_deadline_ms == 0)
+		c->flush_deadline_ms = cm_now_ms() + EG_FLUSH_MAX_MS;
+	if (bufferevent_get_underlying(c->bev) != NULL)
+		event_add(c->timer, &tv);
 }
 
 void
@@ -209,6 +251,34 @@ eg_conn_xchg_done(struct eg_conn *c, int keep_alive)
 		eg_conn_read_cb(c->bev, c);
 }
 
+static void
+eg_conn_peek_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct eg_conn	*c = arg;
+	unsigned char	 b;
+	ssize_t		 n;
+
+	if (c->dead)
+		return;
+	n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+		event_add(c->peek, NULL);
+		return;
+	}
+	if (n <= 0) {
+		eg_conn_close(c, n == 0 ? "agent_closed" : "agent_error");
+		return;
+	}
+	/* Not TLS, or the 200 still queued: the buffered path decides. */
+	if (b != 0x16 ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+		bufferevent_enable(c->bev, EV_READ);
+		return;
+	}
+	if (eg_bump_start(c, 1) == -1)
+		eg_conn_close(c, "tls_setup_failed");
+}
+
 /* A head is complete: CONNECT here, everything else to an exchange. */
 static void
 eg_conn_head(struct eg_conn *c)
@@ -239,8 +309,19 @@ eg_conn_head(struct eg_conn *c)
 		eg_conn_arm_timer(c, (int)cm_worker_snap(c->ew->w)->
 		    settings->v[CM_S_EG_TLS_HANDSHAKE_S]);
 		/* Optimistic ClientHello bytes may already be here. */
-		if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
 			eg_conn_read_cb(c->bev, c);
+			return;
+		}
+		/*
+		 * Peek at the first tunnel byte on the socket itself, so the
+		 * TLS layer can sit directly on the fd (no filter, no copy).
+		 */
+		bufferevent_disable(c->bev, EV_READ);
+		c->peek = event_new(cm_worker_base(c->ew->w),
+		    bufferevent_getfd(c->bev), EV_READ, eg_conn_peek_cb, c);
+		if (c->peek == NULL || event_add(c->peek, NULL) == -1)
+			eg_conn_close(c, "out_of_memory");
 		return;
 	}
 	eg_conn_set(c, EG_CONN_XCHG);
@@ -294,7 +375,7 @@ eg_conn_read_cb(struct bufferevent *bev, void *arg)
 			eg_conn_refuse(c, &r);
 			return;
 		}
-		if (eg_bump_start(c) == -1)
+		if (eg_bump_start(c, 0) == -1)
 			eg_conn_close(c, "tls_setup_failed");
 		return;
 	case EG_CONN_XCHG:
@@ -314,8 +395,7 @@ eg_conn_write_cb(struct bufferevent *bev, void *arg)
 	if (c->dead)
 		return;
 	if (c->state == EG_CONN_FLUSH) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-			eg_conn_close(c, "done");
+		eg_conn_flush_or_close(c);
 		return;
 	}
 	if (c->x != NULL)

@@ -45,6 +45,8 @@ struct eg_conn {
 	struct sockaddr_storage	 peer;
 	uint64_t		 nreq;		/* requests on this conn */
 	int			 head_clock;	/* request_head_s is running */
+	struct event		*peek;		/* owned: first tunnel byte */
+	uint64_t		 flush_deadline_ms;
 	int			 dead;
 	/* A bumped tunnel (state >= EG_CONN_TLS_WAIT once CONNECTed). */
 	int			 tunnel;
@@ -84,7 +86,8 @@ void		 eg_conn_free_all(struct eg_worker *ew);
 void		 eg_conn_setcb(struct eg_conn *c);
 
 /* The bumped TLS side (bump.c). */
-int		 eg_bump_start(struct eg_conn *c);
+/* on_socket: TLS directly on the fd (nothing buffered yet). */
+int		 eg_bump_start(struct eg_conn *c, int on_socket);
 void		 eg_bump_done(struct eg_conn *c);
 void		 eg_bump_failed(struct eg_conn *c);
 /* Per-client tunnel counting for limits.tunnels_per_client (bump.c). */

@@ -23,13 +23,17 @@ eg_local_allowlist(const struct eg_xchg *x)
 {
 	char		 ts[32];
 	struct tm	 tm;
-	json_t		*o;
+	json_t		*o, *j;
 
 	gmtime_r(&x->cfg->loaded_at, &tm);
 	(void)strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	o = json_pack("{s:i,s:I,s:s,s:o}", "log", cm_routes_log(x->cfg->routes),
+	if ((j = cm_routes_json(x->cfg->routes)) == NULL)
+		return (NULL);
+	/* Routes exactly in routes.yaml form, so one can be copied back. */
+	o = json_pack("{s:i,s:I,s:s,s:O}", "log", cm_routes_log(x->cfg->routes),
 	    "generation", (json_int_t)x->snap->generation, "loaded_at", ts,
-	    "routes", cm_routes_json(x->cfg->routes));
+	    "routes", json_object_get(j, "routes"));
+	json_decref(j);
 	return (o);
 }
 

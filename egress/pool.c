@@ -41,7 +41,6 @@ struct eg_pool {
 static uint32_t	 eg_pool_hash(int tls, const char *host, int port);
 static int	 eg_pool_key_eq(const struct eg_up *up, int tls,
 		    const char *host, int port);
-static int	 eg_pool_alive(struct eg_up *up);
 static void	 eg_pool_read_cb(struct bufferevent *bev, void *arg);
 static void	 eg_pool_event_cb(struct bufferevent *bev, short what,
 		    void *arg);
@@ -113,10 +112,13 @@ eg_pool_unlink(struct eg_up *up)
 /*
  * The loop may not have run since the origin closed or spoke, so look
  * at the socket itself: EOF, any byte (a TLS alert included), or an
- * error means the connection must not carry a request.
+ * error means the connection must not carry a request.  Without peek_tls
+ * a TLS socket's pending bytes are left to the bufferevent: right after
+ * a handshake they are usually TLS 1.3 session tickets, which it reads
+ * (without calling back) once pooled.
  */
-static int
-eg_pool_alive(struct eg_up *up)
+int
+eg_pool_alive(struct eg_up *up, int peek_tls)
 {
 	char	 c;
 	ssize_t	 n;
@@ -127,7 +129,9 @@ eg_pool_alive(struct eg_up *up)
 	    (fd = bufferevent_getfd(up->bev)) < 0)
 		return (0);
 	n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-	if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+		return (0);
+	if (n > 0 && (!up->tls || peek_tls))
 		return (0);
 	if (up->tls) {
 		SSL	*ssl = bufferevent_openssl_get_ssl(up->bev);
@@ -197,7 +201,7 @@ eg_pool_take(struct eg_worker *ew, int tls, const char *host, int port)
 		if (up->hash != h || !eg_pool_key_eq(up, tls, host, port))
 			continue;
 		eg_pool_unlink(up);
-		if (!eg_pool_alive(up)) {
+		if (!eg_pool_alive(up, 1)) {
 			eg_up_free(up);
 			continue;
 		}
@@ -227,7 +231,7 @@ eg_up_release(struct eg_up *up, int idle_s)
 	p = ew->pool;
 	snap = cm_worker_snap(ew->w);
 	if (p == NULL || snap == NULL || snap->settings == NULL ||
-	    cm_worker_draining(ew->w) || !eg_pool_alive(up) ||
+	    cm_worker_draining(ew->w) || !eg_pool_alive(up, 0) ||
 	    evbuffer_get_length(bufferevent_get_output(up->bev)) > 0) {
 		eg_up_free(up);
 		return;

@@ -46,7 +46,10 @@ struct eg_up	*eg_pool_take(struct eg_worker *ew, int tls, const char *host,
 /* Unlinks a pooled connection (eg_up_free() of one that is pooled). */
 void		 eg_pool_unlink(struct eg_up *up);
 
-/* upstream.c: the gauge and counters of §19. */
-void		 eg_upstream_count_free(struct eg_worker *ew);
+/*
+ * 0 when up shows EOF, unexpected bytes or an error on its socket; the
+ * bytes pending on a TLS socket count only with peek_tls.
+ */
+int		 eg_pool_alive(struct eg_up *up, int peek_tls);
 
 #endif /* EG_UPSTREAM_INT_H */

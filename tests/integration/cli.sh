@@ -2,7 +2,7 @@
 # The command line: version, help, ca init, check-config, service choice.
 . "$(dirname "$0")/lib.sh"
 
-plan 22
+
 
 v=$("$BB_SIDECAR" version)
 ok $? "version exits 0"

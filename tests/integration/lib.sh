@@ -36,7 +36,8 @@ bb_cleanup() {
 trap bb_cleanup EXIT
 
 # ---- TAP ------------------------------------------------------------
-plan() { echo "1..$1"; }
+_tap_planned=0
+plan() { echo "1..$1"; _tap_planned=1; }
 ok() {	# ok COND-EXIT-STATUS DESCRIPTION
 	_tap_n=$((_tap_n + 1))
 	if [ "$1" -eq 0 ]; then
@@ -64,7 +65,11 @@ unlike() {	# unlike GOT REGEX DESCRIPTION
 }
 diag() { echo "# $*"; }
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }
-done_testing() { [ "$_tap_failed" -eq 0 ]; }
+# Ends the test: prints the plan now when none was given up front.
+done_testing() {
+	[ "$_tap_planned" = 1 ] || echo "1..$_tap_n"
+	[ "$_tap_failed" -eq 0 ]
+}
 
 # ---- ports and processes --------------------------------------------
 # A free TCP port on 127.0.0.1 (the kernel's choice, released at once).

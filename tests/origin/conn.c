@@ -15,8 +15,9 @@
  *    [[name, value], ...], "body_len", "body_sha256" (null when cut
  *    off), "body_prefix", "complete"}
  * plus {"event": "refused", "conn", "status", "reason", "why"} when the
- * codec refuses a head or body, and {"event": "tls_failed", "conn",
- * "sni", "reason"} when a handshake fails.
+ * codec refuses a head or body, {"event": "tls_failed", "conn", "sni",
+ * "reason"} when a handshake fails and {"event": "close", "conn", "why",
+ * "requests"} when a connection ends.
  */
 #include "config.h"
 
@@ -49,13 +50,13 @@ static void	 bbt_conn_timer_cb(evutil_socket_t fd, short what, void *arg);
 static void	 bbt_conn_idle_cb(evutil_socket_t fd, short what, void *arg);
 static void	 bbt_conn_reap_cb(evutil_socket_t fd, short what, void *arg);
 static void	 bbt_conn_kick_cb(evutil_socket_t fd, short what, void *arg);
+static void	 bbt_conn_eof(struct bbt_conn *c);
 static void	 bbt_conn_free(struct bbt_conn *c);
 static void	 bbt_conn_process(struct bbt_conn *c);
 static int	 bbt_conn_begin(struct bbt_conn *c);
 static int	 bbt_conn_body(struct bbt_conn *c);
 static void	 bbt_conn_hash(struct bbt_conn *c, struct evbuffer *data,
 		    int drain);
-static void	 bbt_conn_finish_req(struct bbt_conn *c, int complete);
 static void	 bbt_conn_refuse(struct bbt_conn *c, int status,
 		    const char *reason, const char *why);
 static void	 bbt_conn_req_clear(struct bbt_conn *c);
@@ -128,7 +129,7 @@ bbt_conn_accept(struct bbt_listener *l, int fd, const struct sockaddr *sa,
 			c->ssl = NULL;
 			goto fail;
 		}
-		/* Clients often skip close_notify; that is not an error here. */
+		/* Clients often skip close_notify: not an error here. */
 		bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
 		bbt_conn_set(c, BBT_CONN_TLS);
 	} else {
@@ -190,10 +191,12 @@ bbt_conn_close(struct bbt_conn *c, const char *why)
 {
 	if (c->state == BBT_CONN_DEAD)
 		return;
-	(void)why;
 	/* A request cut off mid-body is logged with what did arrive. */
 	if (c->req.msg != NULL && !c->req.logged)
 		bbt_conn_finish_req(c, 0);
+	bbt_main_log(c->o, json_pack("{s:s, s:I, s:s, s:I}", "event", "close",
+	    "conn", (json_int_t)c->id, "why", why, "requests",
+	    (json_int_t)c->nreq));
 	bbt_conn_set(c, BBT_CONN_DEAD);
 	if (c->bev != NULL)
 		(void)bufferevent_disable(c->bev, EV_READ | EV_WRITE);
@@ -323,6 +326,8 @@ bbt_conn_writecb(struct bufferevent *bev, void *arg)
 		bbt_conn_linger(c);
 	else if (c->state == BBT_CONN_CGI)
 		bbt_cgi_drained(c);
+	else if (c->state == BBT_CONN_WS)
+		bbt_ws_read(c);
 }
 
 static void
@@ -356,16 +361,47 @@ bbt_conn_eventcb(struct bufferevent *bev, short what, void *arg)
 		while (bufferevent_get_openssl_error(bev) != 0)
 			continue;
 	}
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-		c->eof = 1;
-		/*
-		 * A client that stops sending is gone for every fixture here
-		 * (none reads half-closed requests), so stop at once; a cut
-		 * body is logged as incomplete by bbt_conn_close().
-		 */
-		if (c->state == BBT_CONN_BODY || c->state == BBT_CONN_CGI)
+	if (what & BEV_EVENT_ERROR) {
+		if (c->state == BBT_CONN_BODY ||
+		    (c->state == BBT_CONN_CGI && !c->cgi_body_done))
 			o->st.aborted++;
+		bbt_conn_close(c, "connection error");
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		c->eof = 1;
+		bbt_conn_eof(c);
+	}
+}
+
+/*
+ * The peer shut its side.  Requests already complete in the input are
+ * still answered (a client may half-close after its last request); a
+ * cut body, a partial head or a response nobody is producing ends here.
+ */
+static void
+bbt_conn_eof(struct bbt_conn *c)
+{
+	switch (c->state) {
+	case BBT_CONN_HEAD:
+		bbt_conn_process(c);	/* closes if no whole head is left */
+		break;
+	case BBT_CONN_CGI:
+		if (c->cgi_body_done)
+			break;		/* the CGI still answers */
+		/* FALLTHROUGH */
+	case BBT_CONN_BODY:
+		c->o->st.aborted++;
+		bbt_conn_close(c, "peer closed mid-body");
+		break;
+	case BBT_CONN_REPLY:
+		/* /never has neither: nothing would ever end it. */
+		if (c->rep.pump == NULL && c->rep.tick == NULL)
+			bbt_conn_close(c, "peer closed");
+		break;
+	default:
 		bbt_conn_close(c, "peer closed");
+		break;
 	}
 }
 
@@ -579,8 +615,7 @@ bbt_conn_body(struct bbt_conn *c)
 		}
 		if (c->state == BBT_CONN_CGI) {
 			bbt_conn_hash(c, c->scratch, 0);
-			if (bbt_cgi_body(c, c->scratch, rc == 1) == 1 &&
-			    rc != 1)
+			if (bbt_cgi_body(c, c->scratch) == 1 && rc != 1)
 				return (0);	/* bbt_conn_resume() follows */
 		} else
 			bbt_conn_hash(c, c->scratch, 1);
@@ -594,13 +629,13 @@ bbt_conn_body(struct bbt_conn *c)
 }
 
 /* The body is complete (or cut off): finish the hash, log, count. */
-static void
+void
 bbt_conn_finish_req(struct bbt_conn *c, int complete)
 {
 	struct bbt_req	*r = &c->req;
 	unsigned char	 md[EVP_MAX_MD_SIZE];
 	unsigned int	 mdlen = 0, i;
-	json_t		*j;
+	json_t		*j, *echo;
 	struct timespec	 ts;
 
 	if (r->logged)
@@ -616,11 +651,14 @@ bbt_conn_finish_req(struct bbt_conn *c, int complete)
 	if (c->o->log_fd == -1)
 		return;
 	(void)clock_gettime(CLOCK_REALTIME, &ts);
-	if ((j = bbt_fixture_echo_json(c)) == NULL)
+	/* "event" first: tests grep for it. */
+	if ((j = json_pack("{s:s, s:I}", "event", "request", "ts_ms",
+	    (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000)) == NULL)
 		return;
-	(void)json_object_set_new(j, "event", json_string("request"));
-	(void)json_object_set_new(j, "ts_ms", json_integer(
-	    (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
+	if ((echo = bbt_fixture_echo_json(c)) != NULL) {
+		(void)json_object_update(j, echo);
+		json_decref(echo);
+	}
 	(void)json_object_set_new(j, "listener", json_string(c->l->addr));
 	(void)json_object_set_new(j, "peer", json_string(c->peer));
 	(void)json_object_set_new(j, "complete", json_boolean(complete));
@@ -647,7 +685,6 @@ bbt_conn_refuse(struct bbt_conn *c, int status, const char *reason,
 		n = (int)strlen(body);
 	c->rep.close = 1;
 	bbt_conn_set(c, BBT_CONN_REPLY);
-	c->req.head = 0;
 	bbt_conn_simple(c, status, "text/plain", body, (size_t)n);
 }
 
@@ -663,8 +700,11 @@ bbt_conn_process(struct bbt_conn *c)
 		switch (c->state) {
 		case BBT_CONN_HEAD:
 			rc = cm_http_head_read(c->p, in, &why);
-			if (rc == 0)
+			if (rc == 0) {
+				if (c->eof)
+					bbt_conn_close(c, "peer closed");
 				return;
+			}
 			if (rc == -1) {
 				status = cm_http_parser_error(c->p, &reason);
 				bbt_conn_refuse(c, status, reason, why);
@@ -684,13 +724,16 @@ bbt_conn_process(struct bbt_conn *c)
 			bbt_fixture_dispatch(c);
 			break;
 		case BBT_CONN_CGI:
-			if (!c->cgi_body_done) {
-				rc = bbt_conn_body(c);
-				if (rc == 1) {
-					c->cgi_body_done = 1;
-					bbt_conn_finish_req(c, 1);
-				}
+			if (c->cgi_body_done) {
+				/* Later bytes wait their turn. */
+				return;
 			}
+			if (bbt_conn_body(c) != 1)
+				return;
+			c->cgi_body_done = 1;
+			bbt_conn_finish_req(c, 1);
+			/* May end the exchange and free the CGI: last. */
+			bbt_cgi_body_end(c);
 			return;
 		case BBT_CONN_WS:
 			bbt_ws_read(c);
@@ -722,6 +765,10 @@ bbt_conn_linger(struct bbt_conn *c)
 {
 	if (evbuffer_get_length(bbt_conn_out(c)) > 0 || c->shut)
 		return;
+	if (c->eof) {
+		bbt_conn_close(c, "done");
+		return;
+	}
 	c->shut = 1;
 	/*
 	 * Closing with unread input would send a RST that can destroy the
@@ -742,7 +789,12 @@ bbt_conn_done(struct bbt_conn *c)
 	(void)event_del(c->timer);
 	c->rep.pump = NULL;
 	c->rep.tick = NULL;
-	if (c->rep.close || c->eof) {
+	/* Called from CGI callbacks too: they return without touching it. */
+	bbt_cgi_free(c->cgi);
+	c->cgi = NULL;
+	/* After a half-close, pipelined requests still get answers. */
+	if (c->rep.close || (c->eof &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)) {
 		bbt_conn_set(c, BBT_CONN_LINGER);
 		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 		bbt_conn_linger(c);

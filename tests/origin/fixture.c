@@ -64,6 +64,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/bufferevent.h>
 
 #include "tests/origin/origin.h"
@@ -117,7 +118,8 @@ bbt_fixture_num(const char *s, uint64_t max, uint64_t *out)
 	if (*s == '\0')
 		return (-1);
 	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9' || v > (max - (uint64_t)(*s - '0')) / 10)
+		if (*s < '0' || *s > '9' ||
+		    v > (max - (uint64_t)(*s - '0')) / 10)
 			return (-1);
 		v = v * 10 + (uint64_t)(*s - '0');
 	}
@@ -473,7 +475,8 @@ bbt_fixture_status(struct bbt_conn *c, const char *arg)
 		    (unsigned int)code);
 		b = dflt;
 	}
-	if (cm_http_fields_get(f, "Content-Type") == NULL)
+	if (cm_http_fields_get(f, "Content-Type") == NULL && code != 204 &&
+	    code != 304)
 		(void)cm_http_fields_add(f, "Content-Type", "text/plain");
 	if (code == 204 || code == 304) {
 		if (bbt_conn_head(c, (int)code, f, CM_HTTP_FRAMING_NONE,

@@ -29,9 +29,11 @@
  */
 #include "config.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -54,11 +56,15 @@ static int	 bbt_main_listen(struct bbt_origin *o, const char *spec,
 		    int tls, char *err, size_t errlen);
 static void	 bbt_main_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		    struct sockaddr *sa, int salen, void *arg);
+static void	 bbt_main_accept_error(struct evconnlistener *lev, void *arg);
+static void	 bbt_main_resume(evutil_socket_t fd, short what, void *arg);
 static void	 bbt_main_signal(evutil_socket_t sig, short what, void *arg);
 static void	 bbt_main_child(evutil_socket_t sig, short what, void *arg);
 static int	 bbt_main_ready(struct bbt_origin *o, const char *path);
 static int	 bbt_main_push(const char **v, size_t *n, const char *s);
 static int	 bbt_main_make_ca(const char *dir);
+static int	 bbt_main_addr(const char *spec, struct sockaddr_storage *ss,
+		    int *sslen);
 
 /* The one origin of this process; main() owns it. */
 static struct bbt_origin bbt_main_origin;
@@ -170,6 +176,70 @@ bbt_main_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	bbt_conn_accept(arg, fd, sa, salen);
 }
 
+/*
+ * "A.B.C.D:PORT" or "[V6]:PORT"; port 0 asks the kernel for a free one
+ * (evutil_parse_sockaddr_port() refuses 0).
+ */
+/* Out of fds: stop accepting for a moment instead of spinning. */
+static void
+bbt_main_accept_error(struct evconnlistener *lev, void *arg)
+{
+	struct bbt_listener	*l = arg;
+	struct timeval		 tv = { 0, BBT_ACCEPT_PAUSE_MS * 1000 };
+
+	(void)evconnlistener_disable(lev);
+	(void)evtimer_add(l->pause, &tv);
+}
+
+static void
+bbt_main_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct bbt_listener	*l = arg;
+
+	(void)fd;
+	(void)what;
+	(void)evconnlistener_enable(l->lev);
+}
+
+static int
+bbt_main_addr(const char *spec, struct sockaddr_storage *ss, int *sslen)
+{
+	struct sockaddr_in	*s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*s6 = (struct sockaddr_in6 *)ss;
+	char			 host[INET6_ADDRSTRLEN + 2];
+	const char		*colon = strrchr(spec, ':');
+	size_t			 hlen;
+	char			*end;
+	long			 port;
+
+	if (colon == NULL || (hlen = (size_t)(colon - spec)) == 0 ||
+	    hlen >= sizeof(host))
+		return (-1);
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || end == colon + 1 || port < 0 ||
+	    port > 65535)
+		return (-1);
+	memcpy(host, spec, hlen);
+	host[hlen] = '\0';
+	memset(ss, 0, sizeof(*ss));
+	if (host[0] == '[' && host[hlen - 1] == ']') {
+		host[hlen - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1)
+			return (-1);
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*sslen = (int)sizeof(*s6);
+		return (0);
+	}
+	if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+		return (-1);
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons((uint16_t)port);
+	*sslen = (int)sizeof(*s4);
+	return (0);
+}
+
 static int
 bbt_main_listen(struct bbt_origin *o, const char *spec, int tls, char *err,
     size_t errlen)
@@ -185,9 +255,7 @@ bbt_main_listen(struct bbt_origin *o, const char *spec, int tls, char *err,
 		(void)snprintf(err, errlen, "too many listeners");
 		return (-1);
 	}
-	memset(&ss, 0, sizeof(ss));
-	if (evutil_parse_sockaddr_port(spec, (struct sockaddr *)&ss,
-	    &sslen) == -1) {
+	if (bbt_main_addr(spec, &ss, &sslen) == -1) {
 		(void)snprintf(err, errlen, "%s: not ADDR:PORT", spec);
 		return (-1);
 	}
@@ -203,12 +271,19 @@ bbt_main_listen(struct bbt_origin *o, const char *spec, int tls, char *err,
 		    strerror(errno));
 		return (-1);
 	}
+	if ((l->pause = evtimer_new(o->base, bbt_main_resume, l)) == NULL) {
+		(void)snprintf(err, errlen, "%s: out of memory", spec);
+		evconnlistener_free(l->lev);
+		return (-1);
+	}
+	evconnlistener_set_error_cb(l->lev, bbt_main_accept_error);
 	len = sizeof(ss);
 	if (getsockname(evconnlistener_get_fd(l->lev),
 	    (struct sockaddr *)&ss, &len) == -1) {
 		(void)snprintf(err, errlen, "%s: getsockname: %s", spec,
 		    strerror(errno));
 		evconnlistener_free(l->lev);
+		event_free(l->pause);
 		return (-1);
 	}
 	if (ss.ss_family == AF_INET6) {
@@ -303,11 +378,13 @@ int
 main(int argc, char **argv)
 {
 	struct bbt_origin	*o = &bbt_main_origin;
-	const char		*tls[BBT_MAX_LISTENERS], *plain[BBT_MAX_LISTENERS];
+	const char		*tls[BBT_MAX_LISTENERS];
+	const char		*plain[BBT_MAX_LISTENERS];
 	const char		*names[BBT_MAX_NAMES], *ips[BBT_MAX_NAMES];
 	const char		*cert_dir = NULL, *log_path = NULL;
 	const char		*ready = NULL;
 	size_t			 ntls = 0, nplain = 0, nnames = 0, nips = 0, i;
+	struct rlimit		 rl;
 	char			 err[512];
 	char			*end;
 	long			 v;
@@ -315,7 +392,6 @@ main(int argc, char **argv)
 
 	memset(o, 0, sizeof(*o));
 	TAILQ_INIT(&o->conns);
-	TAILQ_INIT(&o->cgis);
 	o->log_fd = -1;
 	o->idle_ms = BBT_DEF_IDLE_MS;
 	o->alpn[0] = "http/1.1";
@@ -400,6 +476,11 @@ main(int argc, char **argv)
 	}
 
 	(void)signal(SIGPIPE, SIG_IGN);
+	/* The memory benchmark holds 1,000 tunnels open: lift the fd cap. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	if ((o->base = event_base_new()) == NULL) {
 		fprintf(stderr, "bbt-origin: event_base_new failed\n");
 		return (1);
@@ -448,8 +529,10 @@ main(int argc, char **argv)
 	/* Free everything, so a sanitizer build reports only real leaks. */
 	bbt_conn_free_all(o);
 	bbt_cgi_reap(o);
-	for (i = 0; i < o->nls; i++)
+	for (i = 0; i < o->nls; i++) {
 		evconnlistener_free(o->ls[i].lev);
+		event_free(o->ls[i].pause);
+	}
 	event_free(o->sigterm);
 	event_free(o->sigint);
 	event_free(o->sigchld);

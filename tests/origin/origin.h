@@ -2,10 +2,10 @@
  * bbt-origin: the one test origin of every integration test, benchmark
  * and `scripts/dev demo` (spec/bundle.md §1.3, spec/egress.md §22).
  *
- * Private to tests/origin/*.c.  One process, one thread, one event_base:
- * the origin is a peer under test, not a product, so it favours being
- * obviously right over being fast.  Its numbers live here rather than in
- * common/bounds.h because nothing in the sidecar may depend on them.
+ * Private to the files of tests/origin/.  One process, one thread, one
+ * event_base: the origin is a peer the tests trust, not a product, so it
+ * favours being obviously right over being fast.  Its numbers live here,
+ * not in common/bounds.h, because nothing in the sidecar may use them.
  */
 #ifndef BBT_ORIGIN_H
 #define BBT_ORIGIN_H
@@ -49,6 +49,8 @@ struct bbt_cgi;			/* opaque: cgi.c */
 #define BBT_HEAD_LINE_BYTES		(64 * 1024)
 #define BBT_HEAD_BYTES			(1024 * 1024)
 #define BBT_HEAD_COUNT			1000
+/* accept() failing (EMFILE) parks a listener this long, never spins. */
+#define BBT_ACCEPT_PAUSE_MS		100
 /* Listeners, SANs, ALPN names, git hosts accepted on the command line. */
 #define BBT_MAX_LISTENERS		16
 #define BBT_MAX_NAMES			64
@@ -79,6 +81,7 @@ struct bbt_cgi;			/* opaque: cgi.c */
 struct bbt_listener {
 	struct bbt_origin	*o;		/* borrowed */
 	struct evconnlistener	*lev;		/* owned */
+	struct event		*pause;		/* owned: EMFILE back-off */
 	int			 tls;
 	char			 addr[64];	/* "127.0.0.1:PORT", bound */
 	int			 port;		/* bound port */
@@ -107,7 +110,7 @@ struct bbt_origin {
 	struct bbt_listener	 ls[BBT_MAX_LISTENERS];
 	size_t			 nls;
 	SSL_CTX			*ssl;		/* owned; NULL: no TLS */
-	X509			*leaf;		/* owned: signed by the test CA */
+	X509			*leaf;		/* owned: from the test CA */
 	X509			*bad_leaf;	/* owned: from a throwaway CA */
 	X509			*bad_ca;	/* owned: its issuer */
 	EVP_PKEY		*key;		/* owned: both leaves' key */
@@ -127,7 +130,6 @@ struct bbt_origin {
 	struct event		*sigint;	/* owned */
 	struct event		*sigchld;	/* owned */
 	TAILQ_HEAD(, bbt_conn)	 conns;		/* every live connection */
-	TAILQ_HEAD(, bbt_cgi)	 cgis;		/* children not yet reaped */
 };
 
 enum bbt_conn_state {
@@ -145,8 +147,8 @@ enum bbt_conn_state {
 struct bbt_req {
 	uint64_t		 n;		/* 1-based on its connection */
 	struct cm_http_msg	*msg;		/* borrowed from the parser */
-	const char		*path;		/* owned copy, no query */
-	const char		*query;		/* owned copy after '?'; or "" */
+	const char		*path;		/* in buf: no query */
+	const char		*query;		/* in buf: after '?', or "" */
 	char			*buf;		/* owned: path\0query\0 */
 	int			 head;		/* HEAD: no body is written */
 	int			 counted;	/* not /stats */
@@ -173,7 +175,6 @@ struct bbt_reply {
 	int			 gap_ms;
 	size_t			 piece;
 	int			 kind;		/* fixture-private selector */
-	char			 type[128];	/* Content-Type to send */
 };
 
 struct bbt_conn {
@@ -224,6 +225,8 @@ void		 bbt_conn_free_all(struct bbt_origin *o);
 void		 bbt_conn_set(struct bbt_conn *c, enum bbt_conn_state state);
 void		 bbt_conn_close(struct bbt_conn *c, const char *why);
 struct evbuffer	*bbt_conn_out(struct bbt_conn *c);
+/* Hashes are final, the request is logged; idempotent. */
+void		 bbt_conn_finish_req(struct bbt_conn *c, int complete);
 /* The exchange is over: next request, or close after flushing. */
 void		 bbt_conn_done(struct bbt_conn *c);
 /* Resumes reading the body (CGI back-pressure released). */
@@ -259,7 +262,10 @@ int		 bbt_text_inj(struct bbt_conn *c, const char *name);
 /* Clean prose: len bytes of it at offset off of an endless stream. */
 void		 bbt_text_filler(char *buf, size_t len, uint64_t off);
 const char	*bbt_text_get(const char *name);
-int		 bbt_text_gzip(const void *in, size_t len, struct evbuffer *out);
+int		 bbt_text_gzip(const void *in, size_t len,
+		    struct evbuffer *out);
+/* /gzip/N: n bytes of the filler, gzip-encoded, with Content-Length. */
+void		 bbt_text_gzip_reply(struct bbt_conn *c, size_t n);
 
 /* tests/origin/ws.c */
 int		 bbt_ws_upgrade(struct bbt_conn *c);
@@ -270,8 +276,9 @@ void		 bbt_ws_free(struct bbt_ws *ws);
 int		 bbt_cgi_wants(struct bbt_conn *c);
 int		 bbt_cgi_start(struct bbt_conn *c);
 /* Decoded request body bytes for the CGI's stdin; 1: stop reading. */
-int		 bbt_cgi_body(struct bbt_conn *c, struct evbuffer *data,
-		    int complete);
+int		 bbt_cgi_body(struct bbt_conn *c, struct evbuffer *data);
+/* The request body is complete; may end the exchange (and free it). */
+void		 bbt_cgi_body_end(struct bbt_conn *c);
 /* The client took what was written: read more CGI output. */
 void		 bbt_cgi_drained(struct bbt_conn *c);
 void		 bbt_cgi_free(struct bbt_cgi *cgi);

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/bufferevent.h>
 #include <zlib.h>
 
@@ -200,7 +201,8 @@ bbt_text_gzip_reply(struct bbt_conn *c, size_t n)
 static void
 bbt_text_pump(struct bbt_conn *c)
 {
-	char		 buf[BBT_OUT_PIECE_BYTES], plant[sizeof(bbt_text_combo) + 2];
+	char		 buf[BBT_OUT_PIECE_BYTES];
+	char		 plant[sizeof(bbt_text_combo) + 2];
 	struct evbuffer	*out = bbt_conn_out(c);
 	size_t		 n, i, plen;
 	uint64_t	 at = BBT_INJ_BIG_AT;
@@ -291,7 +293,8 @@ bbt_text_inj(struct bbt_conn *c, const char *name)
 		    evbuffer_pullup(z, -1), evbuffer_get_length(z));
 		evbuffer_free(z);
 	} else if (strcmp(name, "bin") == 0) {
-		n = (size_t)snprintf(buf, sizeof(buf), "\n%s\n", bbt_text_combo);
+		n = (size_t)snprintf(buf, sizeof(buf), "\n%s\n",
+		    bbt_text_combo);
 		bbt_text_reply(c, "application/octet-stream", NULL, buf, n);
 	} else if (strcmp(name, "big") == 0 || strcmp(name, "trickle") == 0) {
 		p = bbt_fixture_query(c->req.query, "ms", ms, sizeof(ms));

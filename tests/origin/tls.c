@@ -361,7 +361,8 @@ bbt_tls_setup(struct bbt_origin *o, const char *dir, const char **names,
 		goto out;
 	}
 	if (o->nuntrusted > 0 &&
-	    (bbt_tls_ca("bbt-origin untrusted CA", &o->bad_ca, &bad_key) == -1 ||
+	    (bbt_tls_ca("bbt-origin untrusted CA", &o->bad_ca,
+	    &bad_key) == -1 ||
 	    bbt_tls_leaf(o->bad_ca, bad_key, o->key, o->untrusted,
 	    o->nuntrusted, NULL, 0, &o->bad_leaf) == -1)) {
 		cm_x509_err(err, errlen, dir, "untrusted leaf failed");

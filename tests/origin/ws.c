@@ -29,6 +29,7 @@
 #include <strings.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/bufferevent.h>
 
 #include <openssl/evp.h>
@@ -119,14 +120,14 @@ bbt_ws_upgrade(struct bbt_conn *c)
 	if (cm_http_msg_method(m) != HTTP_GET || key == NULL || ver == NULL ||
 	    strcmp(ver, "13") != 0 ||
 	    bbt_ws_accept_key(key, accept, sizeof(accept)) == -1) {
-		bbt_conn_finish_req_pub(c);
+		bbt_conn_finish_req(c, 1);
 		bbt_conn_set(c, BBT_CONN_REPLY);
 		bbt_conn_simple(c, 400, "text/plain", "bad websocket upgrade\n",
 		    22);
 		return (0);
 	}
 	if (strcmp(path, "/ws/reject") == 0) {
-		bbt_conn_finish_req_pub(c);
+		bbt_conn_finish_req(c, 1);
 		bbt_conn_set(c, BBT_CONN_REPLY);
 		if ((j = bbt_fixture_echo_json(c)) == NULL ||
 		    (s = json_dumps(j, JSON_COMPACT)) == NULL) {

@@ -336,7 +336,7 @@ test_path_ambiguous(void **state)
 static void
 test_path_small_buffer(void **state)
 {
-	char		 out[4];
+	char		 out[5];
 	const char	*why = NULL, *reason = NULL;
 
 	(void)state;
