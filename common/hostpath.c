@@ -134,8 +134,8 @@ cm_hostpath_ipv6(const char *s, size_t len, char *out, size_t size,
 		w[i] = ((unsigned int)a[2 * i] << 8) | a[2 * i + 1];
 	if (w[0] == 0 && w[1] == 0 && w[2] == 0 && w[3] == 0 && w[4] == 0 &&
 	    w[5] == 0xffff) {
-		n = snprintf(res, sizeof(res), "::ffff:%u.%u.%u.%u", a[12], a[13],
-		    a[14], a[15]);
+		n = snprintf(res, sizeof(res), "::ffff:%u.%u.%u.%u", a[12],
+		    a[13], a[14], a[15]);
 		o = (size_t)n;
 	} else {
 		for (i = 0; i < 8; i++) {
@@ -354,8 +354,11 @@ cm_hostpath_dots(char *p, size_t len)
 			r++;
 		seg = r - start;
 		last = r == len;
-		dot = (seg == 1 && p[start] == '.') ? 1 :
-		    (seg == 2 && p[start] == '.' && p[start + 1] == '.') ? 2 : 0;
+		dot = 0;
+		if (seg == 1 && p[start] == '.')
+			dot = 1;
+		else if (seg == 2 && p[start] == '.' && p[start + 1] == '.')
+			dot = 2;
 		if (dot == 2) {
 			while (w > 0 && p[w - 1] != '/')
 				w--;

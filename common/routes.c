@@ -507,7 +507,8 @@ cm_routes_parse(struct cm_cfg_ctx *cx, const struct cm_ynode *root)
 				continue;
 			cm_y_path_key(hp, sizeof(hp), p, "host");
 			cm_cfg_error(cx, cm_y_get(list->items[i], "host"), hp,
-			    "duplicate host %s (routes[%zu] at line %zu has it)",
+			    "duplicate host %s (routes[%zu] at line %zu has "
+			    "it)",
 			    cm_y_quote(q, sizeof(q), rt->host,
 			    strlen(rt->host)), j, r->v[j]->line);
 			break;

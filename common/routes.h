@@ -35,8 +35,10 @@ struct cm_route;	/* opaque: accessors below */
 
 /*
  * Parses a routes document (the root of a YAML tree from cm_yaml_*).
- * Every error goes to cx; NULL if any.  Token values are not looked up
- * here (a missing variable is a 503 at request time).
+ * Every error goes to cx; NULL if any, the loader's included (cx is the
+ * file's context: cm_yaml_parse() returns a pruned tree after non-fatal
+ * errors).  Token values are not looked up here (a missing variable is
+ * a 503 at request time).
  */
 struct cm_routes	*cm_routes_parse(struct cm_cfg_ctx *cx,
 			    const struct cm_ynode *root);
@@ -133,7 +135,11 @@ int			 cm_routes_json_render(const json_t *doc,
 /*
  * §4.1: host (no port) lower-cased, trailing dot removed, checked;
  * IPv6 literals without brackets in RFC 5952 form.  0, or -1 with *why.
- * *is_ip (may be NULL) tells whether it was an IP literal.
+ * *is_ip (may be NULL) tells whether it was an IP literal.  Accepts
+ * "[v6]" and, for route files, a bare v6 literal; IPv4 only as four
+ * decimal octets without leading zeros; a name whose last label is
+ * numeric (or 0x...) is an IPv4 attempt and refused.  size
+ * CM_HOST_BUF_BYTES always suffices; in and out may be the same buffer.
  */
 int			 cm_host_normalise(const char *in, size_t len,
 			    char *out, size_t size, int *is_ip,
@@ -141,7 +147,9 @@ int			 cm_host_normalise(const char *in, size_t len,
 /*
  * §4.2-§4.3: normalises the path part of a request target (up to '?').
  * 0 with the result in out; -1 with *why and *reason = "bad_request"
- * or "ambiguous_path".
+ * or "ambiguous_path".  The result is never longer than the input, so
+ * size >= len + 1 (and >= 2) suffices; in and out may be the same
+ * buffer.  Besides §4.2, CTLs, space, DEL and '#' are refused.
  */
 int			 cm_path_normalise(const char *in, size_t len,
 			    char *out, size_t size, const char **why,

@@ -235,8 +235,8 @@ cm_routes_json_str(struct cm_routes_json_out *o, const char *kp,
 			cp = 0x10000;	/* never escaped */
 		} else if (u[i] >= 0xe0 && i + 2 < len) {
 			n = 3;
-			cp = ((u[i] & 0x0fu) << 12) | ((u[i + 1] & 0x3fu) << 6) |
-			    (u[i + 2] & 0x3fu);
+			cp = ((u[i] & 0x0fu) << 12) |
+			    ((u[i + 1] & 0x3fu) << 6) | (u[i + 2] & 0x3fu);
 		} else if (u[i] >= 0xc0 && i + 1 < len) {
 			n = 2;
 			cp = ((u[i] & 0x1fu) << 6) | (u[i + 1] & 0x3fu);
@@ -326,7 +326,8 @@ cm_routes_json_inline(struct cm_routes_json_out *o, const json_t *v,
 				continue;
 			evbuffer_add_printf(o->buf, "%s%s: ", n++ > 0 ? ", " :
 			    "", cm_routes_json_order[i]);
-			cm_y_path_key(p, sizeof(p), kp, cm_routes_json_order[i]);
+			cm_y_path_key(p, sizeof(p), kp,
+			    cm_routes_json_order[i]);
 			cm_routes_json_inline(o, e, p);
 		}
 		if (n != json_object_size(v))

@@ -32,9 +32,11 @@ static void	 cm_routes_match_path(struct cm_cfg_ctx *,
 static void	 cm_routes_match_header(struct cm_cfg_ctx *,
 		    const struct cm_ynode *, const char *, struct cm_rt_cond *);
 static void	 cm_routes_match_methods(struct cm_cfg_ctx *,
-		    const struct cm_ynode *, const char *, struct cm_rt_entry *);
+		    const struct cm_ynode *, const char *,
+		    struct cm_rt_entry *);
 static void	 cm_routes_match_entry(struct cm_cfg_ctx *,
-		    const struct cm_ynode *, const char *, struct cm_rt_entry *);
+		    const struct cm_ynode *, const char *,
+		    struct cm_rt_entry *);
 static void	 cm_routes_match_cond_free(struct cm_rt_cond *, size_t);
 static int	 cm_routes_match_re(const struct cm_route *,
 		    const struct cm_rt_cond *, const char *, size_t,

@@ -74,7 +74,7 @@ cm_scanset_new(const struct cm_scan_config *cfg,
 	    CM_DEF_SCAN_ENTROPY_MBITS;
 	cm_litset_init(&set->lits);
 	if (cm_scan_rules_compile(set, why) == -1 ||
-	    cm_secrets_build(set, secrets, nsecrets, partial, why) == -1)
+	    cm_scan_secrets_build(set, secrets, nsecrets, partial, why) == -1)
 		goto fail;
 	if (cm_litset_build(&set->lits) == -1 ||
 	    cm_entropy_table(set, window) == -1) {
@@ -104,7 +104,7 @@ cm_scanset_unref(struct cm_scanset *set)
 		return;
 	cm_scan_rules_free(set);
 	cm_litset_clear(&set->lits);
-	cm_secrets_free(&set->ks);
+	cm_scan_secrets_free(&set->ks);
 	cm_inject_rules_free(set->inj);
 	free(set->ent_tab);
 	free(set);
@@ -132,15 +132,18 @@ cm_scanner_new(void)
 	sc->md = pcre2_match_data_create(16, NULL);
 	sc->imd = pcre2_match_data_create(16, NULL);
 	sc->mctx = pcre2_match_context_create(NULL);
+	sc->imctx = pcre2_match_context_create(NULL);
 	sc->jit = pcre2_jit_stack_create(32 * 1024, CM_SCAN_JIT_STACK_BYTES,
 	    NULL);
 	if (sc->md == NULL || sc->imd == NULL || sc->mctx == NULL ||
-	    sc->jit == NULL) {
+	    sc->imctx == NULL || sc->jit == NULL) {
 		cm_scanner_free(sc);
 		return (NULL);
 	}
 	pcre2_set_match_limit(sc->mctx, CM_SCAN_MATCH_LIMIT);
+	pcre2_set_match_limit(sc->imctx, CM_SCAN_MATCH_LIMIT);
 	pcre2_jit_stack_assign(sc->mctx, NULL, sc->jit);
+	pcre2_jit_stack_assign(sc->imctx, NULL, sc->jit);
 	return (sc);
 }
 
@@ -152,6 +155,7 @@ cm_scanner_free(struct cm_scanner *sc)
 	pcre2_match_data_free(sc->md);
 	pcre2_match_data_free(sc->imd);
 	pcre2_match_context_free(sc->mctx);
+	pcre2_match_context_free(sc->imctx);
 	pcre2_jit_stack_free(sc->jit);
 	free(sc->rh);
 	free(sc->proj);
@@ -202,7 +206,7 @@ cm_core_lit(void *arg, const struct cm_lit *lit, size_t start)
 	case CM_LIT_FORM:
 		if ((a->detectors & CM_SCAN_KNOWN_SECRETS) == 0)
 			return (0);
-		return (cm_secrets_form_hit(a->sc, &a->set->ks, a->w, idx,
+		return (cm_scan_secrets_form_hit(a->sc, &a->set->ks, a->w, idx,
 		    start, a->nocase, a->front));
 	default:
 		return (0);
@@ -236,7 +240,7 @@ cm_scan_core(struct cm_scanner *sc, const struct cm_scanset *set,
 	if (!w->eof && f > (w->n > set->kw_hold ? w->n - set->kw_hold : 0))
 		f = w->n > set->kw_hold ? w->n - set->kw_hold : 0;
 	if ((detectors & CM_SCAN_KNOWN_SECRETS) &&
-	    cm_secrets_scan(sc, &set->ks, w, nocase, &f) == -1)
+	    cm_scan_secrets_scan(sc, &set->ks, w, nocase, &f) == -1)
 		return (-1);
 	if (f < w->lo)
 		f = w->lo;

@@ -133,7 +133,7 @@ struct cm_qtab {
 	int		 nocase;
 };
 
-struct cm_secrets {
+struct cm_scan_secrets {
 	struct cm_ksecret *sec;
 	size_t		 n;
 	struct cm_kform	*form;
@@ -157,7 +157,7 @@ struct cm_scanset {
 	struct cm_litset	 lits;		/* keywords and short forms */
 	size_t			 kw_hold;	/* undecidable bytes at a window end */
 	size_t			 max_match;
-	struct cm_secrets	 ks;
+	struct cm_scan_secrets	 ks;
 	double			*ent_tab;	/* c * log2(c), c <= window */
 	struct cm_inject_rules	*inj;		/* NULL unless cfg->inbound */
 };
@@ -202,6 +202,7 @@ struct cm_scanner {
 	size_t			 projcap;
 	struct cm_vbuf		 sv;		/* cm_scan_buf() views */
 	pcre2_match_data	*imd;		/* injection patterns */
+	pcre2_match_context	*imctx;		/* with an offset limit */
 	void			*iscratch;	/* scan_inject.c candidates */
 	size_t			 iscap;
 };
@@ -239,15 +240,15 @@ int	cm_scan_rule_try(struct cm_scanner *sc, const struct cm_scanset *set,
 	    size_t *front);
 
 /* scan_secrets.c */
-int	cm_secrets_build(struct cm_scanset *set, const struct cm_secret *v,
+int	cm_scan_secrets_build(struct cm_scanset *set, const struct cm_secret *v,
 	    size_t n, size_t partial, const char **why);
-void	cm_secrets_free(struct cm_secrets *ks);
-int	cm_secrets_form_hit(struct cm_scanner *sc, const struct cm_secrets *ks,
+void	cm_scan_secrets_free(struct cm_scan_secrets *ks);
+int	cm_scan_secrets_form_hit(struct cm_scanner *sc, const struct cm_scan_secrets *ks,
 	    const struct cm_scan_win *w, uint32_t form, size_t start,
 	    int nocase, size_t *front);
-int	cm_secrets_scan(struct cm_scanner *sc, const struct cm_secrets *ks,
+int	cm_scan_secrets_scan(struct cm_scanner *sc, const struct cm_scan_secrets *ks,
 	    const struct cm_scan_win *w, int nocase, size_t *front);
-uint32_t cm_secrets_prio(const struct cm_secrets *ks, uint32_t secret,
+uint32_t cm_scan_secrets_prio(const struct cm_scan_secrets *ks, uint32_t secret,
 	    enum cm_scan_form form);
 
 /* scan_entropy.c */

@@ -22,7 +22,7 @@ struct cm_span {
 };
 
 static size_t	 cm_redact_spans(const struct cm_scan_hits *hits, size_t len,
-		    uint64_t base, struct cm_span *v);
+		    uint64_t base, int all, struct cm_span *v);
 static int	 cm_span_cmp(const void *a, const void *b);
 static size_t	 cm_redact_text(const struct cm_span *sp,
 		    enum cm_scan_redact style, char *out, size_t outsz);
@@ -37,10 +37,13 @@ cm_span_cmp(const void *a, const void *b)
 	return (0);
 }
 
-/* Raw hits cut to [base, base + len), sorted and merged; v has n slots. */
+/*
+ * Hits cut to [base, base + len), sorted and merged; v has n slots.
+ * Only raw hits can be rewritten; an excerpt (all) hides every hit.
+ */
 static size_t
 cm_redact_spans(const struct cm_scan_hits *hits, size_t len, uint64_t base,
-    struct cm_span *v)
+    int all, struct cm_span *v)
 {
 	const struct cm_scan_hit	*h;
 	size_t				 i, n = 0, k;
@@ -48,7 +51,8 @@ cm_redact_spans(const struct cm_scan_hits *hits, size_t len, uint64_t base,
 
 	for (i = 0; i < hits->n; i++) {
 		h = &hits->hit[i];
-		if (h->view != CM_SCAN_IN_RAW || h->detector == CM_SCAN_ENTROPY)
+		if (!all && (h->view != CM_SCAN_IN_RAW ||
+		    h->detector == CM_SCAN_ENTROPY))
 			continue;
 		s = h->off > base ? h->off : base;
 		e = h->off + h->len < base + len ? h->off + h->len : base + len;
@@ -110,7 +114,7 @@ cm_scan_redact(const void *buf, size_t len, uint64_t base,
 
 	if ((sp = calloc(hits->n ? hits->n : 1, sizeof(*sp))) == NULL)
 		goto nomem;
-	n = cm_redact_spans(hits, len, base, sp);
+	n = cm_redact_spans(hits, len, base, 0, sp);
 	for (i = 0; i < n; i++)
 		extra += 48 + strlen(sp[i].rule) + 24;
 	cap = len + extra + 1;
@@ -170,7 +174,7 @@ cm_scan_excerpt(const struct cm_scanset *set, const void *buf, size_t len,
 	memcpy(tmp, p + from, to - from);
 	(void)cm_scan_mask_secrets(set, tmp, to - from,
 	    CM_SCAN_SECRET_RUN_BYTES);
-	n = cm_redact_spans(hits, len, base, sp);
+	n = cm_redact_spans(hits, len, base, 1, sp);
 	/* A value cut by the excerpt is still named once, where it starts. */
 	for (k = 0; k < n; k++)
 		sp[k].head = 1;
@@ -213,7 +217,7 @@ size_t
 cm_scan_mask_secrets(const struct cm_scanset *set, void *buf, size_t len,
     size_t min_run)
 {
-	const struct cm_secrets	*ks = &set->ks;
+	const struct cm_scan_secrets	*ks = &set->ks;
 	unsigned char		*p = buf;
 	size_t			 t, k, o, b, best, masked = 0;
 

@@ -42,26 +42,26 @@ static unsigned char cm_ks_lower(unsigned char c);
 static uint64_t	 cm_ks_lower64(uint64_t k);
 static int	 cm_ks_good(const unsigned char *s, size_t len, size_t w,
 		    uint32_t **out);
-static int	 cm_ks_add_form(struct cm_secrets *ks, uint32_t secret,
+static int	 cm_ks_add_form(struct cm_scan_secrets *ks, uint32_t secret,
 		    enum cm_scan_form form, const unsigned char *s, size_t len);
 static size_t	 cm_ks_b64(const unsigned char *in, size_t len, int url,
 		    int pad, char *out);
-static int	 cm_ks_forms(struct cm_secrets *ks, uint32_t k);
+static int	 cm_ks_forms(struct cm_scan_secrets *ks, uint32_t k);
 static int	 cm_qb_add(struct cm_qbuild *qb, const unsigned char *s,
 		    int nocase, uint32_t ref, uint32_t off, int run);
 static int	 cm_qtab_build(struct cm_qtab *t, struct cm_qbuild *qb,
 		    int nocase);
 static void	 cm_qtab_free(struct cm_qtab *t);
 static int	 cm_qpair_cmp(const void *a, const void *b);
-static int	 cm_ks_run(struct cm_scanner *sc, const struct cm_secrets *ks,
+static int	 cm_ks_run(struct cm_scanner *sc, const struct cm_scan_secrets *ks,
 		    const unsigned char *p, size_t n,
 		    const struct cm_scan_win *w, const uint32_t *map,
 		    uint32_t k, size_t o, size_t t, int nocase, int proj,
 		    size_t *front);
 static int	 cm_ks_form_at(struct cm_scanner *sc,
-		    const struct cm_secrets *ks, const struct cm_scan_win *w,
+		    const struct cm_scan_secrets *ks, const struct cm_scan_win *w,
 		    uint32_t f, size_t start, int nocase, size_t *front);
-static int	 cm_ks_sample(struct cm_scanner *sc, const struct cm_secrets *ks,
+static int	 cm_ks_sample(struct cm_scanner *sc, const struct cm_scan_secrets *ks,
 		    const struct cm_qtab *t, const unsigned char *p, size_t n,
 		    size_t from, size_t step, const struct cm_scan_win *w,
 		    const uint32_t *map, int nocase, int proj, size_t *front);
@@ -96,7 +96,7 @@ cm_ks_lower64(uint64_t k)
 }
 
 uint32_t
-cm_secrets_prio(const struct cm_secrets *ks, uint32_t secret,
+cm_scan_secrets_prio(const struct cm_scan_secrets *ks, uint32_t secret,
     enum cm_scan_form form)
 {
 	(void)ks;
@@ -129,7 +129,7 @@ cm_ks_good(const unsigned char *s, size_t len, size_t w, uint32_t **out)
 }
 
 static int
-cm_ks_add_form(struct cm_secrets *ks, uint32_t secret, enum cm_scan_form form,
+cm_ks_add_form(struct cm_scan_secrets *ks, uint32_t secret, enum cm_scan_form form,
     const unsigned char *s, size_t len)
 {
 	struct cm_kform	*nv;
@@ -188,7 +188,7 @@ cm_ks_b64(const unsigned char *in, size_t len, int url, int pad, char *out)
 
 /* Forms 2-4 of §8.3, best first so a duplicate keeps the better name. */
 static int
-cm_ks_forms(struct cm_secrets *ks, uint32_t k)
+cm_ks_forms(struct cm_scan_secrets *ks, uint32_t k)
 {
 	static const char	 hexl[] = "0123456789abcdef";
 	static const char	 hexu[] = "0123456789ABCDEF";
@@ -360,7 +360,7 @@ cm_qtab_free(struct cm_qtab *t)
 }
 
 void
-cm_secrets_free(struct cm_secrets *ks)
+cm_scan_secrets_free(struct cm_scan_secrets *ks)
 {
 	size_t	 i;
 
@@ -390,10 +390,10 @@ cm_secrets_free(struct cm_secrets *ks)
 }
 
 int
-cm_secrets_build(struct cm_scanset *set, const struct cm_secret *v, size_t n,
+cm_scan_secrets_build(struct cm_scanset *set, const struct cm_secret *v, size_t n,
     size_t partial, const char **why)
 {
-	struct cm_secrets	*ks = &set->ks;
+	struct cm_scan_secrets	*ks = &set->ks;
 	struct cm_ksecret	*sec;
 	struct cm_qbuild	 qb[4];
 	size_t			 i, j, o, len, minp, ok = 0;
@@ -514,7 +514,7 @@ cm_secrets_build(struct cm_scanset *set, const struct cm_secret *v, size_t n,
  * proj is set; map gives their window index.
  */
 static int
-cm_ks_run(struct cm_scanner *sc, const struct cm_secrets *ks,
+cm_ks_run(struct cm_scanner *sc, const struct cm_scan_secrets *ks,
     const unsigned char *p, size_t n, const struct cm_scan_win *w,
     const uint32_t *map, uint32_t k, size_t o, size_t t, int nocase, int proj,
     size_t *front)
@@ -523,7 +523,7 @@ cm_ks_run(struct cm_scanner *sc, const struct cm_secrets *ks,
 	const unsigned char	*s = proj ? sec->proj : sec->s;
 	const uint32_t		*good = proj ? sec->pgood : sec->good;
 	size_t			 slen = proj ? sec->plen : sec->len;
-	size_t			 a = 0, b = 0, sa, sb, rs, re, w = ks->partial;
+	size_t			 a = 0, b = 0, sa, sb, rs, re, pw = ks->partial;
 	enum cm_scan_form	 form;
 
 	if (nocase) {
@@ -558,17 +558,17 @@ cm_ks_run(struct cm_scanner *sc, const struct cm_secrets *ks,
 	if (sa == 0 && sb == slen && (!proj ||
 	    slen >= CM_SCAN_ALNUM_MIN_BYTES))
 		form = proj ? CM_SCAN_FORM_ALNUM : CM_SCAN_FORM_RAW;
-	else if (sb - sa >= w && good[sb - w + 1] > good[sa])
+	else if (sb - sa >= pw && good[sb - pw + 1] > good[sa])
 		form = CM_SCAN_FORM_PARTIAL;
 	else
 		return (0);
 	re = proj ? map[t + 8 + b - 1] + 1 : t + 8 + b;
-	return (cm_scanner_push(sc, rs, re, cm_secrets_prio(ks, k, form), k, 1,
+	return (cm_scanner_push(sc, rs, re, cm_scan_secrets_prio(ks, k, form), k, 1,
 	    form));
 }
 
 static int
-cm_ks_form_at(struct cm_scanner *sc, const struct cm_secrets *ks,
+cm_ks_form_at(struct cm_scanner *sc, const struct cm_scan_secrets *ks,
     const struct cm_scan_win *w, uint32_t f, size_t start, int nocase,
     size_t *front)
 {
@@ -590,13 +590,13 @@ cm_ks_form_at(struct cm_scanner *sc, const struct cm_secrets *ks,
 		return (0);
 	}
 	return (cm_scanner_push(sc, start, start + fm->len,
-	    cm_secrets_prio(ks, fm->secret, fm->form), fm->secret, 1,
+	    cm_scan_secrets_prio(ks, fm->secret, fm->form), fm->secret, 1,
 	    fm->form));
 }
 
 /* A short form found by the literal prefilter (which ignores case). */
 int
-cm_secrets_form_hit(struct cm_scanner *sc, const struct cm_secrets *ks,
+cm_scan_secrets_form_hit(struct cm_scanner *sc, const struct cm_scan_secrets *ks,
     const struct cm_scan_win *w, uint32_t form, size_t start, int nocase,
     size_t *front)
 {
@@ -604,7 +604,7 @@ cm_secrets_form_hit(struct cm_scanner *sc, const struct cm_secrets *ks,
 }
 
 static int
-cm_ks_sample(struct cm_scanner *sc, const struct cm_secrets *ks,
+cm_ks_sample(struct cm_scanner *sc, const struct cm_scan_secrets *ks,
     const struct cm_qtab *t, const unsigned char *p, size_t n, size_t from,
     size_t step, const struct cm_scan_win *w, const uint32_t *map, int nocase,
     int proj, size_t *front)
@@ -641,7 +641,7 @@ cm_ks_sample(struct cm_scanner *sc, const struct cm_secrets *ks,
 
 /* Samples the window and its projection; lowers *front as needed. */
 int
-cm_secrets_scan(struct cm_scanner *sc, const struct cm_secrets *ks,
+cm_scan_secrets_scan(struct cm_scanner *sc, const struct cm_scan_secrets *ks,
     const struct cm_scan_win *w, int nocase, size_t *front)
 {
 	const struct cm_qtab	*t = &ks->raw[nocase];

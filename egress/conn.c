@@ -7,6 +7,8 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,7 @@
 #include "egress/conn.h"
 #include "egress/egress.h"
 #include "egress/emetrics.h"
+#include "egress/logs.h"
 #include "egress/policy.h"
 #include "egress/refuse.h"
 #include "egress/xchg.h"
@@ -207,6 +210,16 @@ eg_conn_refuse(struct eg_conn *c, const struct eg_refusal *r)
 	if (m == NULL || cm_worker_draining(c->ew->w))
 		copy.close = 1;
 	eg_metrics_refusal(c->ew, copy.reason);
+	eg_log_event_snap(c, c->x != NULL ? c->x->snap : NULL, 1,
+	    copy.status >= 500 ? CM_LOG_WARN : CM_LOG_INFO,
+	    copy.event != NULL ? copy.event : copy.status >= 500 ? "error" :
+	    "block", json_pack("{s:i,s:s,s:s,s:s?,s:s?,s:o,s:o}", "status",
+	    copy.status, "reason", copy.reason, "msg", copy.msg, "rule",
+	    copy.rule, "host",
+	    copy.host[0] != '\0' ? copy.host : NULL, "method", m != NULL ?
+	    json_string(cm_http_msg_method_name(m)) : json_null(), "target",
+	    m != NULL ? cm_log_peer(cm_http_msg_target(m),
+	    strlen(cm_http_msg_target(m))) : json_null()));
 	if (eg_refusal_write(&copy, bufferevent_get_output(c->bev)) == -1) {
 		eg_conn_close(c, "out_of_memory");
 		return;
@@ -227,6 +240,16 @@ eg_conn_refuse(struct eg_conn *c, const struct eg_refusal *r)
 	/* A pipelined request may already be waiting. */
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
 		eg_conn_read_cb(c->bev, c);
+}
+
+void
+eg_conn_finish(struct eg_conn *c)
+{
+	if (c->dead)
+		return;
+	bufferevent_disable(c->bev, EV_READ);
+	eg_conn_set(c, EG_CONN_FLUSH);
+	eg_conn_flush_or_close(c);
 }
 
 void
@@ -436,8 +459,11 @@ eg_conn_setcb(struct eg_conn *c)
 
 	bufferevent_setcb(c->bev, eg_conn_read_cb, eg_conn_write_cb,
 	    eg_conn_event_cb, c);
-	/* Never more than a head's worth waiting unparsed (STYLE.md 3.9). */
-	bufferevent_setwatermark(c->bev, EV_READ, 0, hb);
+	/*
+	 * Never much more than a head's worth waiting unparsed (STYLE.md
+	 * 3.9); one byte past the limit lets the codec see it is crossed.
+	 */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, hb + 1);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
@@ -516,6 +542,9 @@ eg_conn_accept(struct cm_worker *w, int fd, const struct sockaddr *sa,
 		free(c);
 		return;
 	}
+	/* Small responses go out now, not after the agent's delayed ACK. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
+	    sizeof(int));
 	TAILQ_INSERT_TAIL(&ew->conns, c, entry);
 	ew->nconns++;
 	cm_metric_add(w, eg_m.conns_agent, 1);

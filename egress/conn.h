@@ -72,6 +72,8 @@ void		 eg_conn_set(struct eg_conn *c, enum eg_conn_state st);
 void		 eg_conn_refuse(struct eg_conn *c, const struct eg_refusal *r);
 /* The exchange finished; keep_alive 0 closes after the output drains. */
 void		 eg_conn_xchg_done(struct eg_conn *c, int keep_alive);
+/* No more reads: closes once the queued output is written. */
+void		 eg_conn_finish(struct eg_conn *c);
 /* Stops/starts reading from the agent (back-pressure). */
 void		 eg_conn_pause(struct eg_conn *c, int paused);
 /* Arms the agent's read timeout for the state (head/idle/TLS). */

@@ -57,7 +57,7 @@ struct eg_dns_query {
 	struct eg_dns			*d;	/* borrowed */
 	struct evdns_request		*req[EG_DNS_NFAM];	/* evdns's */
 	int				 pending;	/* callbacks to come */
-	int				 orphan;	/* cancelled: no waiters */
+	int				 orphan;	/* cancelled */
 	int				 done;	/* calling the waiters */
 	int				 err[EG_DNS_NFAM];
 	int				 ttl;	/* smallest seen, -1 none */
@@ -68,7 +68,8 @@ struct eg_dns_query {
 struct eg_dns {
 	struct event_base		*base;	/* borrowed */
 	struct evdns_base		*evdns;	/* owned */
-	uint64_t			 conf_sig;	/* of the settings used */
+	uint64_t			 conf_sig;	/* of its settings */
+	int				 configured;	/* once */
 	uint64_t			 skew_ms;	/* tests only */
 	uint64_t			 nqueries;
 	size_t				 ncached;
@@ -147,13 +148,14 @@ eg_dns_configure(struct eg_dns *d, const struct cm_settings *s, char *err,
 	size_t		 i;
 	int		 rc = 0, r;
 
-	if (d->conf_sig != 0)
+	if (d->configured)
 		(void)evdns_base_clear_nameservers_and_suspend(d->evdns);
 	for (i = 0; i < s->nnameservers; i++)
 		if (evdns_base_nameserver_ip_add(d->evdns,
 		    s->nameservers[i]) != 0) {
 			(void)snprintf(err, errlen, "egress.resolver."
-			    "nameservers: cannot use \"%s\"", s->nameservers[i]);
+			    "nameservers: cannot use \"%s\"",
+			    s->nameservers[i]);
 			rc = -1;
 		}
 	if (s->nnameservers == 0) {
@@ -176,8 +178,9 @@ eg_dns_configure(struct eg_dns *d, const struct cm_settings *s, char *err,
 		    "evdns refused %s", tmo);
 		rc = -1;
 	}
-	if (d->conf_sig != 0)
+	if (d->configured)
 		(void)evdns_base_resume(d->evdns);
+	d->configured = 1;
 	d->conf_sig = eg_dns_sig(s);
 	return (rc);
 }
@@ -559,7 +562,8 @@ eg_dns_finish(struct eg_dns_query *q)
 	struct eg_dns_entry	*a = &q->ans;
 	struct eg_dns_wait	*w;
 	struct eg_dns_res	 res;
-	int			 e4 = q->err[EG_DNS_A], e6 = q->err[EG_DNS_AAAA];
+	int			 e4 = q->err[EG_DNS_A];
+	int			 e6 = q->err[EG_DNS_AAAA];
 	int			 ttl;
 
 	if (q->orphan) {

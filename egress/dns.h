@@ -22,14 +22,14 @@ struct eg_dns_wait;	/* one pending eg_dns_resolve() */
 struct eg_dns_cand {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
-	int			 exempt;	/* from egress.resolve: no guard */
+	int			 exempt;	/* egress.resolve: no guard */
 };
 
 /* An answer: IPv4 candidates first, then IPv6; n 0 means it failed. */
 struct eg_dns_res {
 	size_t			 n;
 	struct eg_dns_cand	 c[2 * EG_MAX_DNS_ADDRS];
-	char			 why[160];	/* when n is 0: names the host */
+	char			 why[160];	/* n 0: names the host */
 };
 
 /* res is valid during the call only. */

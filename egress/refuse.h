@@ -18,6 +18,7 @@ struct eg_refusal {
 	char		 host[300];	/* may be empty */
 	const char	*hint;		/* may be NULL */
 	int		 close;		/* Connection: close */
+	const char	*event;		/* log event; NULL: block or error */
 };
 
 /* Fills r; msg is printf-formatted.  Returns r. */

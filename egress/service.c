@@ -196,7 +196,13 @@ eg_boot_log(const struct cm_snap *snap)
 		    eg_log_names[cm_routes_log(cfg->routes)]);
 	for (i = 0; i < s->nresolve; i++) {
 		char w[320];
+		size_t j;
 
+		for (j = 0; j < i; j++)
+			if (strcmp(s->resolve[j].host, s->resolve[i].host) == 0)
+				break;
+		if (j < i)
+			continue;	/* host:443 and host:80: one warning */
 		(void)snprintf(w, sizeof(w), "egress.resolve overrides %s: its "
 		    "addresses skip the private-address guard",
 		    s->resolve[i].host);

@@ -61,7 +61,7 @@ struct eg_dial_try {
 struct eg_dial {
 	struct eg_worker	*ew;		/* borrowed */
 	struct event_base	*base;		/* borrowed */
-	const struct cm_settings *s;		/* borrowed: caller's snapshot */
+	const struct cm_settings *s;		/* borrowed: the caller's */
 	SSL_CTX			*ctx;		/* a reference; NULL if plain */
 	int			 tls;
 	int			 port;

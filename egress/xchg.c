@@ -104,17 +104,20 @@ eg_xchg_free(struct eg_xchg *x)
 static void
 eg_xchg_fail(struct eg_xchg *x, const struct eg_refusal *r)
 {
-	struct eg_conn	*c = x->c;
+	struct eg_conn		*c = x->c;
+	struct eg_refusal	 copy = *r;
 
-	eg_log_event_snap(c, x->snap, 1, CM_LOG_WARN, "upstream_error",
-	    json_pack("{s:s,s:s,s:i,s:s}", "host", x->r.host, "reason",
-	    r->reason, "status", r->status, "msg", r->msg));
 	eg_xchg_abort(x);
 	if (x->resp_started) {
+		eg_log_event_snap(c, x->snap, 1, CM_LOG_WARN, "upstream_error",
+		    json_pack("{s:s,s:s,s:s}", "host", x->r.host, "reason",
+		    r->reason, "msg", r->msg));
 		eg_conn_close(c, r->reason);
 		return;
 	}
-	eg_conn_refuse(c, r);
+	if (copy.status >= 500)
+		copy.event = "upstream_error";
+	eg_conn_refuse(c, &copy);
 }
 
 static void
@@ -682,15 +685,27 @@ eg_xchg_response_body(struct eg_xchg *x)
 }
 
 static int
-eg_xchg_start_ws(struct eg_xchg *x, struct cm_http_msg *resp)
+eg_xchg_start_ws(struct eg_xchg *x, struct cm_http_msg *resp,
+    const char **err)
 {
 	struct cm_http_fields	*f = cm_http_msg_fields(resp);
 	struct evbuffer		*out = bufferevent_get_output(x->c->bev);
 	const char		*why;
 
-	if (!x->r.websocket || !eg_xchg_ws_accept_ok(x, resp) ||
-	    cm_http_fields_get(f, "Sec-WebSocket-Extensions") != NULL)
+	if (!x->r.websocket) {
+		*err = "a 101 to a request that asked for no upgrade";
 		return (-1);
+	}
+	if (!eg_xchg_ws_accept_ok(x, resp)) {
+		*err = "a wrong Sec-WebSocket-Accept";
+		return (-1);
+	}
+	/* No extension can pass: the scanner needs plain frames (§13). */
+	if (cm_http_fields_get(f, "Sec-WebSocket-Extensions") != NULL) {
+		*err = "an extension the agent was not offered";
+		return (-1);
+	}
+	*err = "out of memory";
 	x->status = 101;
 	eg_xchg_strip_response(f);
 	if (cm_http_fields_add(f, "Upgrade", "websocket") == -1 ||
@@ -785,10 +800,10 @@ eg_xchg_up_read_cb(struct bufferevent *bev, void *arg)
 		resp = cm_http_parser_msg(x->rparser);
 		st = cm_http_msg_status(resp);
 		if (st == 101) {
-			if (eg_xchg_start_ws(x, resp) == -1) {
+			if (eg_xchg_start_ws(x, resp, &why) == -1) {
 				eg_refusal_set(&r, 502, "upstream_protocol_error",
 				    "egress: %s answered the WebSocket upgrade "
-				    "wrongly", x->r.host);
+				    "with %s", x->r.host, why);
 				r.close = 1;
 				eg_xchg_fail(x, &r);
 			}
@@ -830,7 +845,9 @@ eg_xchg_up_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (x->c->dead)
 		return;
 	if (x->state == EG_X_WS) {
-		eg_conn_close(x->c, "upstream_closed");
+		/* Relay what came with the close, then end the agent side. */
+		eg_xchg_ws_relay(x, 0);
+		eg_conn_finish(x->c);
 		return;
 	}
 	if (x->state == EG_X_RESP) {

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 
 #include <jansson.h>
 
@@ -135,6 +136,10 @@ struct sv_call {
 	char				 proposal[32];
 	json_t				*decision;	/* owned, while RELOAD */
 	json_t				*route;		/* owned: proposed route */
+	char				 peer[64];	/* the connection's */
+	int64_t				 created_ms;	/* the proposal's */
+	uint64_t			 last_progress;	/* seconds sent */
+	int				 sent_progress;
 	TAILQ_ENTRY(sv_call)		 link;
 };
 

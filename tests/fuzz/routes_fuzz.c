@@ -39,7 +39,7 @@ routes_fuzz_route(const struct cm_routes *r, const struct cm_route *rt,
 	size_t		 idx, k;
 
 	if (cm_route_is_wildcard(rt)) {
-		/* One label more than the suffix reaches this or a closer one. */
+		/* One more label than the suffix finds this or a closer one. */
 		if (strlen(host) < sizeof(probe) - 2) {
 			probe[0] = 'x';
 			memcpy(probe + 1, host + 1, strlen(host));

@@ -8,6 +8,15 @@ set -u
 : "${BB_BUILDDIR:=$(dirname "$BB_SIDECAR")}"
 : "${BB_SRCDIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 
+# The machine's environment may point clients at other CAs or proxies;
+# each test names its own explicitly.
+unset GIT_SSL_CAINFO CURL_CA_BUNDLE SSL_CERT_FILE SSL_CERT_DIR \
+    NODE_EXTRA_CA_CERTS REQUESTS_CA_BUNDLE HTTP_PROXY HTTPS_PROXY \
+    http_proxy https_proxy ALL_PROXY all_proxy NO_PROXY no_proxy \
+    EGRESS_ROUTES BOT_BOTTLE_SIDECAR_DAEMONS GIT_CONFIG_GLOBAL
+BB_HOME=$(mktemp -d "${TMPDIR:-/tmp}/bbt-home.XXXXXX")
+export GIT_CONFIG_NOSYSTEM=1 HOME=$BB_HOME
+
 BB_T=$(mktemp -d "${TMPDIR:-/tmp}/bbt.XXXXXX")
 CONF=$BB_T/conf
 STATE=$BB_T/state
@@ -30,7 +39,7 @@ bb_cleanup() {
 	if [ "${BB_KEEP:-0}" = 1 ]; then
 		echo "# kept $BB_T" >&2
 	else
-		rm -rf "$BB_T"
+		rm -rf "$BB_T" "$BB_HOME"
 	fi
 }
 trap bb_cleanup EXIT

@@ -24,6 +24,8 @@
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,13 +82,18 @@ bbt_conn_accept(struct bbt_listener *l, int fd, const struct sockaddr *sa,
 	struct cm_http_limits	 lim;
 	char			 host[INET6_ADDRSTRLEN];
 	const void		*ap;
-	int			 port;
+	int			 port, one = 1;
 
 	(void)salen;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		(void)close(fd);
 		return;
 	}
+	/*
+	 * A head and its body can leave as two TLS records; with Nagle the
+	 * second waits for the peer's delayed ACK, 40 ms per response.
+	 */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->id = ++o->next_conn;
 	c->o = o;
 	c->l = l;
@@ -605,6 +612,9 @@ bbt_conn_body(struct bbt_conn *c)
 	int		 rc;
 
 	for (;;) {
+		/* git http-backend is behind: leave the bytes in the socket. */
+		if (c->state == BBT_CONN_CGI && bbt_cgi_body(c, c->scratch) == 1)
+			return (0);
 		before = evbuffer_get_length(in);
 		got = cm_http_parser_body_bytes(c->p);
 		rc = cm_http_body_read(c->p, in, c->scratch, BBT_IN_HIGH_BYTES,

@@ -51,7 +51,7 @@
 #include "common/util.h"
 #include "tests/origin/origin.h"
 
-static void	 bbt_main_usage(void) __attribute__((noreturn));
+static void	 bbt_main_usage(int rc) __attribute__((noreturn));
 static int	 bbt_main_listen(struct bbt_origin *o, const char *spec,
 		    int tls, char *err, size_t errlen);
 static void	 bbt_main_accept(struct evconnlistener *lev, evutil_socket_t fd,
@@ -89,16 +89,16 @@ static const struct option bbt_main_opts[] = {
 };
 
 static void
-bbt_main_usage(void)
+bbt_main_usage(int rc)
 {
-	fprintf(stderr, "usage: bbt-origin --make-ca DIR\n"
+	fprintf(rc == 0 ? stdout : stderr, "usage: bbt-origin --make-ca DIR\n"
 	    "       bbt-origin [--tls ADDR:PORT]... [--plain ADDR:PORT]...\n"
 	    "           [--cert-dir DIR] [--name NAME]... [--ip-san IP]...\n"
 	    "           [--untrusted-name NAME]... [--alpn PROTO|none]...\n"
 	    "           [--log FILE] [--ready-file FILE] [--idle-ms MS]\n"
 	    "           [--git-root DIR [--git-host NAME]...]"
 	    " [--file-root DIR]\n");
-	exit(2);
+	exit(rc);
 }
 
 static int
@@ -401,12 +401,12 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 't':
 			if (ntls >= BBT_MAX_LISTENERS)
-				bbt_main_usage();
+				bbt_main_usage(2);
 			tls[ntls++] = optarg;
 			break;
 		case 'p':
 			if (nplain >= BBT_MAX_LISTENERS)
-				bbt_main_usage();
+				bbt_main_usage(2);
 			plain[nplain++] = optarg;
 			break;
 		case 'c':
@@ -414,18 +414,18 @@ main(int argc, char **argv)
 			break;
 		case 'n':
 			if (bbt_main_push(names, &nnames, optarg) == -1)
-				bbt_main_usage();
+				bbt_main_usage(2);
 			break;
 		case 'i':
 			if (bbt_main_push(ips, &nips, optarg) == -1)
-				bbt_main_usage();
+				bbt_main_usage(2);
 			break;
 		case 'm':
 			return (bbt_main_make_ca(optarg));
 		case 'u':
 			if (bbt_main_push(o->untrusted, &o->nuntrusted,
 			    optarg) == -1)
-				bbt_main_usage();
+				bbt_main_usage(2);
 			break;
 		case 'a':
 			if (!alpn_given) {
@@ -436,7 +436,7 @@ main(int argc, char **argv)
 				break;
 			if (strlen(optarg) == 0 || strlen(optarg) > 255 ||
 			    bbt_main_push(o->alpn, &o->nalpn, optarg) == -1)
-				bbt_main_usage();
+				bbt_main_usage(2);
 			break;
 		case 'l':
 			log_path = optarg;
@@ -449,7 +449,7 @@ main(int argc, char **argv)
 			v = strtol(optarg, &end, 10);
 			if (errno != 0 || *end != '\0' || v < 0 ||
 			    v > BBT_MAX_DELAY_MS)
-				bbt_main_usage();
+				bbt_main_usage(2);
 			o->idle_ms = (int)v;
 			break;
 		case 'g':
@@ -458,17 +458,19 @@ main(int argc, char **argv)
 		case 'G':
 			if (bbt_main_push(o->git_hosts, &o->ngit_hosts,
 			    optarg) == -1)
-				bbt_main_usage();
+				bbt_main_usage(2);
 			break;
 		case 'f':
 			o->file_root = optarg;
 			break;
+		case 'h':
+			bbt_main_usage(0);
 		default:
-			bbt_main_usage();
+			bbt_main_usage(2);
 		}
 	}
 	if (optind != argc || ntls + nplain == 0)
-		bbt_main_usage();
+		bbt_main_usage(2);
 	if (o->git_root != NULL && o->ngit_hosts == 0) {
 		/* The two git hosts of spec/egress.md §22. */
 		o->git_hosts[o->ngit_hosts++] = "git.test";

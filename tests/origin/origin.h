@@ -76,7 +76,7 @@ struct bbt_cgi;			/* opaque: cgi.c */
 #define BBT_CA_DAYS			3650
 #define BBT_LEAF_DAYS			30
 /* RFC 6455 §1.3: the GUID appended to Sec-WebSocket-Key. */
-#define BBT_WS_GUID	"258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
+#define BBT_WS_GUID	"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 struct bbt_listener {
 	struct bbt_origin	*o;		/* borrowed */

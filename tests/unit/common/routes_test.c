@@ -380,8 +380,8 @@ test_paths_errors(void **state)
 
 	(void)state;
 #define PE(m, pos, key, msg) do {					\
-	(void)snprintf(e, sizeof(e), "routes.yaml:5:%s: %s%s: %s", pos, p,	\
-	    key, msg);							\
+	(void)snprintf(e, sizeof(e), "routes.yaml:5:%s: %s%s: %s", pos,	\
+	    p, key, msg);						\
 	refuse_path(m, e);						\
 } while (0)
 	PE("{type: exact, value: api}", "34", ".value",
@@ -434,8 +434,8 @@ test_headers_errors(void **state)
 #define HE(m, pos, key, msg) do {					\
 	(void)snprintf(doc, sizeof(doc), R "    matches:\n"		\
 	    "      - headers:\n          - %s\n", m);			\
-	(void)snprintf(e, sizeof(e), "routes.yaml:5:%s: %s%s: %s", pos, p,	\
-	    key, msg);							\
+	(void)snprintf(e, sizeof(e), "routes.yaml:5:%s: %s%s: %s", pos,	\
+	    p, key, msg);						\
 	refuse1(doc, e);						\
 } while (0)
 	HE("{name: \"X Org\", value: a}", "20", ".name",
@@ -1079,7 +1079,8 @@ test_render_quoting(void **state)
 		"!a", "|a", ">a", "%a", "@a", "`a", "'a'", "\"a\"", "a\\b",
 		" lead", "trail ", "tab\there", "new\nline", "\x01\x7f",
 		"nel\xc2\x85", "c1\xc2\x9f", "ls\xe2\x80\xa8ps\xe2\x80\xa9",
-		"bom\xef\xbb\xbf", "\xef\xbf\xbe", "caf\xc3\xa9", "\xf0\x9f\x90\x99",
+		"bom\xef\xbb\xbf", "\xef\xbf\xbe", "caf\xc3\xa9",
+		"\xf0\x9f\x90\x99",
 		"a,b", "a, b", "?x", "---", "...", "plain-value_1.2/x", NULL
 	};
 	json_t		*doc, *routes, *rt, *hd, *hs, *m, *ms;
@@ -1235,7 +1236,8 @@ test_parse_route(void **state)
 	cm_yaml_free(root);
 	assert_non_null(j);
 	s = json_dumps(j, JSON_COMPACT);
-	assert_string_equal(s, "{\"host\":\"n.test\",\"auth_scheme\":\"Bearer\","
+	assert_string_equal(s, "{\"host\":\"n.test\","
+	    "\"auth_scheme\":\"Bearer\","
 	    "\"token_env\":\"T\",\"dlp\":{\"outbound_on_match\":\"redact\"}}");
 	free(s);
 	json_decref(j);
