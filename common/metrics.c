@@ -160,6 +160,19 @@ cm_metrics_write_part(struct evbuffer *out, const struct cm_metric_def *d,
 		    (long long)v);
 }
 
+#define CM_MAX_SCRAPE_HOOKS	8
+static void	(*cm_metric_hooks[CM_MAX_SCRAPE_HOOKS])(void);
+static size_t	  cm_metric_nhooks;
+
+int
+cm_metrics_on_scrape(void (*fn)(void))
+{
+	if (cm_metric_nhooks == CM_MAX_SCRAPE_HOOKS)
+		return (-1);
+	cm_metric_hooks[cm_metric_nhooks++] = fn;
+	return (0);
+}
+
 void
 cm_metrics_write(struct evbuffer *out)
 {
@@ -167,6 +180,9 @@ cm_metrics_write(struct evbuffer *out)
 	    "histogram" };
 	char	*done;
 	int	 i, j;
+
+	for (i = 0; i < (int)cm_metric_nhooks; i++)
+		cm_metric_hooks[i]();
 
 	if ((done = calloc((size_t)cm_metric_count + 1, 1)) == NULL)
 		return;

@@ -41,7 +41,12 @@ void	 cm_metric_set(int slot, int64_t value);
 int64_t	 cm_metric_sum(int slot);
 /* Called by the runtime with the worker count before workers start. */
 int	 cm_metrics_init(int nworkers);
-/* Prometheus text 0.0.4 of every registered series, then extra(). */
+/*
+ * A function run on the control thread just before each scrape, to set
+ * gauges that are read rather than counted (cache sizes).  Startup only.
+ */
+int	 cm_metrics_on_scrape(void (*fn)(void));
+/* Prometheus text 0.0.4 of every registered series (hooks run first). */
 void	 cm_metrics_write(struct evbuffer *out);
 
 #endif /* CM_METRICS_H */

@@ -405,6 +405,8 @@ cm_inj_quoted(const struct cm_norm *nm, size_t s, size_t e)
 		q--;
 		while (q > 0 && (o[q] & 0xC0) == 0x80)
 			q--;
+		if (nm->fl[q] & CM_NORM_SYNTAX)
+			continue;	/* JSON string delimiter, HTML attribute */
 		if (o[q] == '"' || o[q] == '\'') {
 			if (q > 0 && cm_inj_wordch(o[q - 1]))
 				continue;	/* closes, or an apostrophe */

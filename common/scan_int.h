@@ -273,6 +273,7 @@ enum cm_scan_view cm_vdec_view(unsigned view);
 #define CM_NORM_ZW	0x02		/* an invisible character was removed before it */
 #define CM_NORM_TAG	0x04		/* decoded from a Unicode tag character */
 #define CM_NORM_CODE	0x08		/* in a fence, backticks, <pre> or <code> */
+#define CM_NORM_SYNTAX	0x10		/* JSON string quote, HTML tag: no quotation */
 
 struct cm_norm {
 	int		 format;	/* enum cm_inject_format */

@@ -24,7 +24,7 @@
 #include "common/scan_int.h"
 
 static void	cm_norm_json(struct cm_norm *nm, uint32_t cp);
-static void	cm_norm_markup(struct cm_norm *nm, uint32_t cp);
+static void	cm_norm_markup(struct cm_norm *nm, uint32_t cp, uint8_t syn);
 static void	cm_norm_tag_done(struct cm_norm *nm);
 static void	cm_norm_ref(struct cm_norm *nm, uint32_t cp, uint8_t fl);
 static void	cm_norm_ref_flush(struct cm_norm *nm);
@@ -372,13 +372,16 @@ cm_norm_tag_done(struct cm_norm *nm)
 	static const char *const hide[] = {
 		"display:none", "visibility:hidden", "font-size:0", "opacity:0",
 	};
-	char		 sq[CM_INJECT_TAG_BYTES + 1], name[16];
-	const char	*t = (const char *)nm->tag, *hit;
+	char		 sq[CM_INJECT_TAG_BYTES + 1], txt[CM_INJECT_TAG_BYTES + 1];
+	char		 name[16];
+	const char	*t = txt, *hit;
 	size_t		 i, n = 0, nl = 0, k;
 	int		 close = 0, selfclose;
 
 	if (nm->ntag == 0)
 		return;
+	memcpy(txt, nm->tag, nm->ntag);
+	txt[nm->ntag] = '\0';
 	if (t[0] == '/') {
 		close = 1;
 		t++;
@@ -425,10 +428,12 @@ cm_norm_tag_done(struct cm_norm *nm)
 
 /* Comments and hidden elements, seen on the markup as it arrives. */
 static void
-cm_norm_markup(struct cm_norm *nm, uint32_t cp)
+cm_norm_markup(struct cm_norm *nm, uint32_t cp, uint8_t syn)
 {
 	uint8_t		 fl = (nm->comment || nm->hdepth) ? CM_NORM_HIDDEN : 0;
 	unsigned char	 c = cp < 128 ? (unsigned char)cp : '?';
+
+	fl |= syn;
 
 	if (nm->comment) {
 		if (cp == '-')
@@ -441,6 +446,9 @@ cm_norm_markup(struct cm_norm *nm, uint32_t cp)
 		return;
 	}
 	if (nm->mk) {
+		/* Quotes of attributes are no quotation marks. */
+		if (nm->format == CM_INJECT_HTML)
+			fl |= CM_NORM_SYNTAX;
 		if (c == '<')
 			nm->ntag = 0;
 		else if (c == '>') {
@@ -470,7 +478,7 @@ cm_norm_json(struct cm_norm *nm, uint32_t cp)
 	int	 h;
 
 	if (nm->format != CM_INJECT_JSON) {
-		cm_norm_markup(nm, cp);
+		cm_norm_markup(nm, cp, 0);
 		return;
 	}
 	h = cp < 128 && ((cp >= '0' && cp <= '9') || ((cp | 32) >= 'a' &&
@@ -480,27 +488,27 @@ cm_norm_json(struct cm_norm *nm, uint32_t cp)
 	case 0:
 		if (cp == '\\')
 			nm->js = 1;
-		else
-			cm_norm_markup(nm, cp);
+		else	/* an unescaped quote delimits a string */
+			cm_norm_markup(nm, cp, cp == '"' ? CM_NORM_SYNTAX : 0);
 		return;
 	case 1:
 		nm->js = 0;
 		switch (cp) {
-		case 'b': cm_norm_markup(nm, '\b'); return;
-		case 'f': cm_norm_markup(nm, '\f'); return;
-		case 'n': cm_norm_markup(nm, '\n'); return;
-		case 'r': cm_norm_markup(nm, '\r'); return;
-		case 't': cm_norm_markup(nm, '\t'); return;
+		case 'b': cm_norm_markup(nm, '\b', 0); return;
+		case 'f': cm_norm_markup(nm, '\f', 0); return;
+		case 'n': cm_norm_markup(nm, '\n', 0); return;
+		case 'r': cm_norm_markup(nm, '\r', 0); return;
+		case 't': cm_norm_markup(nm, '\t', 0); return;
 		case 'u':
 			nm->js = 2;
 			nm->jv = 0;
 			nm->jn = 0;
 			return;
 		case '"': case '\\': case '/':
-			cm_norm_markup(nm, cp);
+			cm_norm_markup(nm, cp, 0);
 			return;
 		default:
-			cm_norm_markup(nm, '\\');
+			cm_norm_markup(nm, '\\', 0);
 			cm_norm_json(nm, cp);
 			return;
 		}
@@ -508,7 +516,7 @@ cm_norm_json(struct cm_norm *nm, uint32_t cp)
 	case 5:
 		if (h < 0) {
 			nm->js = 0;
-			cm_norm_markup(nm, 0xFFFD);
+			cm_norm_markup(nm, 0xFFFD, 0);
 			cm_norm_json(nm, cp);
 			return;
 		}
@@ -519,10 +527,10 @@ cm_norm_json(struct cm_norm *nm, uint32_t cp)
 			nm->js = 0;
 			if (nm->jv >= 0xDC00 && nm->jv <= 0xDFFF) {
 				cm_norm_markup(nm, 0x10000 + ((nm->jhigh -
-				    0xD800) << 10) + (nm->jv - 0xDC00));
+				    0xD800) << 10) + (nm->jv - 0xDC00), 0);
 				return;
 			}
-			cm_norm_markup(nm, 0xFFFD);
+			cm_norm_markup(nm, 0xFFFD, 0);
 		}
 		if (nm->jv >= 0xD800 && nm->jv <= 0xDBFF) {
 			nm->jhigh = nm->jv;
@@ -531,7 +539,7 @@ cm_norm_json(struct cm_norm *nm, uint32_t cp)
 		}
 		nm->js = 0;
 		cm_norm_markup(nm, (nm->jv >= 0xDC00 && nm->jv <= 0xDFFF) ?
-		    0xFFFD : nm->jv);
+		    0xFFFD : nm->jv, 0);
 		return;
 	case 3:
 		if (cp == '\\') {
@@ -539,7 +547,7 @@ cm_norm_json(struct cm_norm *nm, uint32_t cp)
 			return;
 		}
 		nm->js = 0;
-		cm_norm_markup(nm, 0xFFFD);
+		cm_norm_markup(nm, 0xFFFD, 0);
 		cm_norm_json(nm, cp);
 		return;
 	default:		/* 4: "\" after a high surrogate */
@@ -549,7 +557,7 @@ cm_norm_json(struct cm_norm *nm, uint32_t cp)
 			nm->jn = 0;
 			return;
 		}
-		cm_norm_markup(nm, 0xFFFD);
+		cm_norm_markup(nm, 0xFFFD, 0);
 		nm->js = 1;
 		cm_norm_json(nm, cp);
 		return;
@@ -588,9 +596,9 @@ cm_norm_feed(struct cm_norm *nm, const unsigned char *p, size_t n, int eof)
 			cm_norm_json(nm, 0xFFFD);
 		}
 		if (nm->js == 1)
-			cm_norm_markup(nm, '\\');
+			cm_norm_markup(nm, '\\', 0);
 		else if (nm->js != 0)
-			cm_norm_markup(nm, 0xFFFD);
+			cm_norm_markup(nm, 0xFFFD, 0);
 		nm->js = 0;
 		cm_norm_ref_flush(nm);
 		cm_norm_end_run(nm);

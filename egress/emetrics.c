@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/certcache.h"
 #include "common/metrics.h"
 #include "egress/egress.h"
 #include "egress/emetrics.h"
@@ -13,9 +14,26 @@ struct eg_metric_slots eg_m;
 /* Written once by eg_metrics_init(), before workers run. */
 static char eg_metric_labels[EG_MAX_REASONS][3][96];
 
+/* Scrape time: the shared cert cache keeps its own counters. */
+static void
+eg_metrics_scrape(void)
+{
+	struct cm_certcache_stats st;
+
+	if (eg_g == NULL || eg_g->certs == NULL)
+		return;
+	cm_certcache_stats(eg_g->certs, &st);
+	cm_metric_set(eg_m.cert_hit, (int64_t)st.hits);
+	cm_metric_set(eg_m.cert_miss, (int64_t)st.misses);
+	cm_metric_set(eg_m.cert_entries, (int64_t)st.entries);
+}
+
 void
 eg_metrics_init(void)
 {
+	static const int64_t bounds_ms[] = { 5, 10, 25, 50, 100, 250, 500,
+	    1000, 2500, 5000, 10000, 30000, 60000 };
+
 	static const char req[] = "bb_egress_requests_total";
 	static const char reqh[] = "Egress requests by decision and reason.";
 	static const char screq[] = "bb_sidecar_requests_total";
@@ -76,6 +94,17 @@ eg_metrics_init(void)
 	    "result=\"ok\"", CM_METRIC_COUNTER, "Egress policy loads.");
 	eg_m.reload_error = cm_metric_register("bb_egress_reloads_total",
 	    "result=\"error\"", CM_METRIC_COUNTER, "Egress policy loads.");
+	eg_m.cert_hit = cm_metric_register("bb_egress_cert_cache_total",
+	    "result=\"hit\"", CM_METRIC_COUNTER, "Leaf certificate lookups.");
+	eg_m.cert_miss = cm_metric_register("bb_egress_cert_cache_total",
+	    "result=\"miss\"", CM_METRIC_COUNTER, "Leaf certificate lookups.");
+	eg_m.cert_entries = cm_metric_register("bb_egress_cert_cache_entries",
+	    "", CM_METRIC_GAUGE, "Leaf certificates cached.");
+	eg_m.duration = cm_metric_register_histogram(
+	    "bb_egress_request_duration_seconds",
+	    "First byte in to last byte out.", bounds_ms,
+	    sizeof(bounds_ms) / sizeof(bounds_ms[0]));
+	(void)cm_metrics_on_scrape(eg_metrics_scrape);
 }
 
 void
@@ -115,4 +144,10 @@ eg_metrics_bytes(struct eg_worker *ew, uint64_t up, uint64_t down)
 {
 	cm_metric_add(ew->w, eg_m.bytes_up, (int64_t)up);
 	cm_metric_add(ew->w, eg_m.bytes_down, (int64_t)down);
+}
+
+void
+eg_metrics_duration(struct eg_worker *ew, uint64_t ms)
+{
+	cm_metric_observe_ms(ew->w, eg_m.duration, (int64_t)ms);
 }

@@ -21,6 +21,8 @@ struct eg_metric_slots {
 	int	 bytes_up, bytes_down;
 	int	 routes, generation;
 	int	 reload_ok, reload_error;
+	int	 cert_hit, cert_miss, cert_entries;
+	int	 duration;		/* histogram's first slot */
 };
 
 extern struct eg_metric_slots eg_m;
@@ -30,5 +32,6 @@ void	 eg_metrics_refusal(struct eg_worker *ew, const char *reason);
 void	 eg_metrics_forwarded(struct eg_worker *ew);
 void	 eg_metrics_local(struct eg_worker *ew);
 void	 eg_metrics_bytes(struct eg_worker *ew, uint64_t up, uint64_t down);
+void	 eg_metrics_duration(struct eg_worker *ew, uint64_t ms);
 
 #endif /* EG_EMETRICS_H */

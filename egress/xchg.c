@@ -539,6 +539,7 @@ eg_xchg_finish(struct eg_xchg *x)
 	event_del(x->timer);
 	eg_metrics_forwarded(c->ew);
 	eg_metrics_bytes(c->ew, x->bytes_up, x->bytes_down);
+	eg_metrics_duration(c->ew, cm_now_ms() - x->t0_ms);
 	eg_log_event_snap(c, x->snap, 2, CM_LOG_INFO, "response",
 	    json_pack("{s:s,s:s,s:i,s:I,s:I,s:I,s:b}", "host", x->r.host,
 	    "method", cm_http_msg_method_name(x->req), "status", x->status,

@@ -703,6 +703,9 @@ sv_conn_answer(struct sv_conn *c)
 	for (i = 0; i < json_array_size(b->answers); i++)
 		if (!json_is_null(json_array_get(b->answers, i)))
 			n++;
+	/* A client that accepts only text/event-stream gets SSE always. */
+	if (n > 0 && !c->accept_json && c->accept_sse)
+		(void)sv_conn_sse_begin(c);
 	if (c->sse) {
 		for (i = 0; i < json_array_size(b->answers); i++)
 			if (!json_is_null(a = json_array_get(b->answers, i)))

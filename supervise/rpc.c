@@ -297,8 +297,8 @@ sv_rpc_handle(struct sv_conn *c, struct cm_http_msg *m, struct evbuffer *body)
 	int		 status;
 
 	/* 7: JSON (jansson refuses NUL and invalid UTF-8). */
-	root = json_loadb((const char *)evbuffer_pullup(body, -1), len, 0,
-	    &jerr);
+	root = json_loadb((const char *)evbuffer_pullup(body, -1), len,
+	    JSON_DECODE_ANY, &jerr);
 	if (root == NULL) {
 		(void)snprintf(text, sizeof(text), "parse error: %.100s",
 		    jerr.text);

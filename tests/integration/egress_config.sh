@@ -163,6 +163,9 @@ like "$metrics" 'bb_egress_requests_total\{decision="blocked",reason="host_not_a
 like "$metrics" 'bb_egress_bytes_total\{direction="down"\} [1-9]' "57: bytes"
 like "$metrics" 'bb_egress_connections_active\{side="agent"\}' "57: active connections"
 like "$metrics" 'bb_sidecar_build_info\{version=' "build_info"
+like "$metrics" 'bb_egress_cert_cache_total\{result="hit"\} [1-9]' "8/57: cert cache hits counted"
+like "$metrics" 'bb_egress_request_duration_seconds_count [1-9]' "57: request duration histogram"
+like "$metrics" 'bb_egress_request_duration_seconds_bucket\{le="\+Inf"\} [1-9]' "57: with a +Inf bucket"
 
 ok $(bb_secret_free "$T0" "$CANARY" && echo 0 || echo 1) "no trace of T0 or the canary"
 ok $(bb_no_sanitizer_reports && echo 0 || echo 1) "no sanitizer reports"

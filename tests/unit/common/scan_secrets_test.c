@@ -22,7 +22,7 @@ struct fx {
 	struct cm_scanner	*sc;
 	struct cm_scan_hits	 hits;
 	char			 t0[41];	/* 40 alphanumerics, as §22's T0 */
-	char			 slash[33];	/* with reserved bytes */
+	char			 slash[36];	/* with reserved bytes */
 	char			 shortv[12];	/* 11 bytes: under sampling */
 	char			 tiny[8];	/* 7 bytes: ignored */
 	char			*big;		/* 2 KiB */
@@ -41,8 +41,8 @@ setup(void **state)
 
 	tl_expand(&b, "{A40}", 11);
 	memcpy(fx.t0, b.s, 41);
-	tl_expand(&b, "fake/{A12}+{A10}=x/{D3}", 2);
-	memcpy(fx.slash, b.s, 33);
+	tl_expand(&b, "???fake/{A12}+{A10}=x/{D3}", 2);
+	memcpy(fx.slash, b.s, 36);
 	tl_expand(&b, "pw{A9}", 5);
 	memcpy(fx.shortv, b.s, 12);
 	memcpy(fx.tiny, "1234567", 8);
@@ -219,7 +219,7 @@ test_percent_forms(void **state)
 	for (i = 0, o = 0; f->slash[i] != '\0'; i++) {
 		unsigned char c = (unsigned char)f->slash[i];
 
-		if ((c >= '0' && c <= '9') || (c | 32) >= 'a' && (c | 32) <= 'z')
+		if ((c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z'))
 			e[o++] = (char)c;
 		else
 			o += (size_t)snprintf(e + o, sizeof(e) - o, "%%%02x", c);
