@@ -434,9 +434,10 @@ cm_cli_ca(int argc, char **argv)
 }
 
 static int
-cm_cli_version(int argc, char **argv)
+cm_cli_version(int argc, char **argv, const struct cm_cli_builtins *b)
 {
-	json_t	*o;
+	json_t	*o, *svcs;
+	size_t	 i;
 	char	*line;
 	int	 major, minor, rev, feat;
 	char	 git[32], llh[32], pcre[64];
@@ -468,6 +469,12 @@ cm_cli_version(int argc, char **argv)
 	git_libgit2_shutdown();
 	if (o == NULL)
 		return (1);
+	/* The services this binary has (the launcher may check). */
+	svcs = json_array();
+	for (i = 0; i < CM_SVC_COUNT; i++)
+		if (b->svcs[i] != NULL)
+			json_array_append_new(svcs, json_string(b->svcs[i]->name));
+	json_object_set_new(o, "services", svcs);
 	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	if (line == NULL)
@@ -501,7 +508,7 @@ cm_cli_main(int argc, char **argv, const struct cm_cli_builtins *b)
 	if (strcmp(cmd, "health") == 0)
 		return (cm_health_main(argc - 1, argv + 1));
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
-		return (cm_cli_version(argc - 1, argv + 1));
+		return (cm_cli_version(argc - 1, argv + 1, b));
 	if (strcmp(cmd, "supervise") == 0) {
 		if (b->supervise == NULL) {
 			fprintf(stderr, "bb-sidecar: supervise: not built into "

@@ -324,6 +324,7 @@ struct cm_norm {
 	size_t		 ntname;
 	int		 tclose;
 	int		 codedepth;
+	uint8_t		 plain[256];	/* bytes the fast path may copy */
 };
 
 void	cm_norm_init(struct cm_norm *nm, int format, int latin1);

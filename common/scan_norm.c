@@ -34,6 +34,7 @@ static void	cm_norm_emit(struct cm_norm *nm, unsigned char b, uint8_t fl);
 static void	cm_norm_annotate(struct cm_norm *nm, size_t i);
 static void	cm_norm_mark(struct cm_norm *nm, uint64_t from, uint64_t to);
 static void	cm_norm_end_run(struct cm_norm *nm);
+static int	cm_norm_plain(const struct cm_norm *nm, unsigned char c);
 
 static const struct {
 	const char	*name;
@@ -58,10 +59,14 @@ static const char *const cm_norm_void[] = {
 void
 cm_norm_init(struct cm_norm *nm, int format, int latin1)
 {
+	int	 c;
+
 	memset(nm, 0, sizeof(*nm));
 	nm->format = format;
 	nm->latin1 = latin1;
 	nm->last = '\n';	/* leading blank lines collapse away */
+	for (c = 0; c < 256; c++)
+		nm->plain[c] = (uint8_t)cm_norm_plain(nm, (unsigned char)c);
 }
 
 void
@@ -451,6 +456,9 @@ cm_norm_markup(struct cm_norm *nm, uint32_t cp, uint8_t syn)
 			fl |= CM_NORM_SYNTAX;
 		if (c == '<')
 			nm->ntag = 0;
+		else if (nm->ntag == 0 && !((c | 32) >= 'a' && (c | 32) <= 'z') &&
+		    c != '/' && c != '!')
+			nm->mk = 0;	/* "a < b": no tag */
 		else if (c == '>') {
 			nm->mk = 0;
 			cm_norm_tag_done(nm);
@@ -564,14 +572,105 @@ cm_norm_json(struct cm_norm *nm, uint32_t cp)
 	}
 }
 
+/* Bytes that no stage rewrites and the annotator only counts. */
+static int
+cm_norm_plain(const struct cm_norm *nm, unsigned char c)
+{
+	if (c < 0x21 || c > 0x7E)
+		return (0);
+	switch (c) {
+	case '<': case '>': case '`': case '~':
+		return (0);
+	case '&':
+		return (nm->format != CM_INJECT_HTML);
+	case '\\': case '"':
+		return (nm->format != CM_INJECT_JSON);
+	default:
+		return (1);
+	}
+}
+
+/*
+ * The fast path: a run of plain bytes and blanks while no stage holds
+ * state is written directly, blanks collapsed, with the flags every
+ * byte of it gets; what the slow path would do, one call per run.
+ */
+static size_t
+cm_norm_run(struct cm_norm *nm, const unsigned char *p, size_t n)
+{
+	size_t		 i, o, ncap;
+	uint8_t		 fl;
+	unsigned char	 c;
+	void		*q;
+
+	if (nm->js || nm->mk || nm->comment || nm->nref || nm->zw || nm->tn ||
+	    nm->nu8 || nm->btrun || nm->frun)
+		return (0);
+	if (nm->len + n + 1 > nm->cap) {
+		for (ncap = nm->cap ? nm->cap : 8192; ncap < nm->len + n + 1;
+		    ncap *= 2)
+			;
+		if ((q = realloc(nm->orig, ncap)) == NULL)
+			goto nomem;
+		nm->orig = q;
+		if ((q = realloc(nm->low, ncap)) == NULL)
+			goto nomem;
+		nm->low = q;
+		if ((q = realloc(nm->fl, ncap)) == NULL)
+			goto nomem;
+		nm->fl = q;
+		nm->cap = ncap;
+	}
+	fl = nm->hdepth ? CM_NORM_HIDDEN : 0;
+	if (nm->fence || nm->fline || nm->inl || nm->codedepth)
+		fl |= CM_NORM_CODE;
+	o = nm->len;
+	for (i = 0; i < n; i++) {
+		c = p[i];
+		if (c == ' ' || c == '\t') {
+			if (!nm->sp) {
+				nm->sp = 1;
+				nm->spfl = fl;
+			}
+			continue;
+		}
+		if (!nm->plain[c])
+			break;
+		if (nm->sp) {
+			nm->sp = 0;
+			if (nm->lpos == 0)
+				nm->lspace = 1;
+			nm->orig[o] = nm->low[o] = ' ';
+			nm->fl[o++] = nm->spfl;
+			nm->lpos++;
+		}
+		nm->orig[o] = c;
+		nm->low[o] = (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+		nm->fl[o++] = fl;
+		nm->lpos++;
+	}
+	if (o > nm->len)
+		nm->last = nm->orig[o - 1];
+	nm->len = o;
+	return (i);
+ nomem:
+	nm->err = 1;
+	return (0);
+}
+
 int
 cm_norm_feed(struct cm_norm *nm, const unsigned char *p, size_t n, int eof)
 {
 	uint32_t	 cp;
-	size_t		 i;
+	size_t		 i, k;
 	int		 r;
 
 	for (i = 0; i < n; i++) {
+		if (((p[i] > 0x20 && p[i] < 0x7F) || p[i] == ' ') &&
+		    (k = cm_norm_run(nm, p + i, n - i)) > 0) {
+			i += k - 1;
+			continue;
+		}
 		if (nm->latin1 || (nm->nu8 == 0 && p[i] < 0x80)) {
 			cm_norm_json(nm, p[i]);
 			continue;

@@ -233,7 +233,7 @@ static int
 cm_secrets_read_file(struct cm_secrets *s, const char *dir, const char *name,
     struct cm_cfg_ctx *cx)
 {
-	char		 path[PATH_MAX];
+	char		 path[PATH_MAX + NAME_MAX + 2];
 	unsigned char	 buf[CM_MAX_SECRET_BYTES + 1];
 	ssize_t		 r;
 	size_t		 len = 0;
@@ -286,7 +286,7 @@ cm_secrets_build(const char *config_dir, struct cm_cfg_ctx *cx)
 	if ((d = opendir(dir)) != NULL) {
 		while ((de = readdir(d)) != NULL) {
 			struct stat st;
-			char	 p[PATH_MAX];
+			char	 p[PATH_MAX + NAME_MAX + 2];
 
 			if (!cm_secrets_name_ok(de->d_name))
 				continue;	/* dotfiles: k8s ..data links */

@@ -32,7 +32,9 @@ bad=$(printf '%s\n' "$metrics" | awk '
 	/^#/ { next }
 	/^$/ { next }
 	{ name = $1; sub(/\{.*/, "", name); base = name
-	  if (!(name in type)) { print "no TYPE: " name }
+	  sub(/_(bucket|sum|count)$/, "", base)
+	  if (!(name in type) && !((base in type) && type[base] == "histogram"))
+		print "no TYPE: " name
 	  if ($2 !~ /^-?[0-9.e+-]+$/) print "bad value: " $0 }')
 is "$bad" "" "every sample has HELP, TYPE and a numeric value"
 for m in bb_sidecar_build_info bb_sidecar_ready bb_sidecar_config_generation \
