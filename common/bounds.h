@@ -189,4 +189,83 @@
 /* Lines read from a terminal prompt (notes, reasons). */
 #define SV_MAX_PROMPT_BYTES		4096
 
+/*
+ * Body parsers (common/decode.c, multipart.c, sse.c; egress/ws.c).
+ * spec/egress.md §8.5: at most two stacked content codings.
+ */
+#define CM_MAX_DECODE_CODINGS		2
+/* Decoded bytes produced per inner step, and buffered between codings. */
+#define CM_DECODE_CHUNK_BYTES		(16 * 1024)
+#define CM_DECODE_STAGE_BYTES		(64 * 1024)
+/*
+ * Bomb guards: decoded output past ratio x encoded input (after a free
+ * first CM_DECODE_RATIO_SLACK_BYTES, so small bodies never trip it) or
+ * past the total cap is refused.  Text rarely compresses past 20:1;
+ * deflate cannot pass 1032:1, so the ratio bites on brotli and stacks.
+ */
+#define CM_DEF_DECODE_RATIO		256
+#define CM_DECODE_RATIO_SLACK_BYTES	(1024 * 1024)
+#define CM_DEF_DECODE_OUTPUT_BYTES	((uint64_t)1 << 30)
+/* brotli's 16 MiB window plus tables: a stream needing more is refused. */
+#define CM_DECODE_BROTLI_MEM_BYTES	(20 * 1024 * 1024)
+/* RFC 2046 §5.1.1: a boundary is 1 to 70 characters. */
+#define CM_MULTIPART_BOUNDARY_BYTES	70
+/* One part's header block, and its field lines. */
+#define CM_MULTIPART_HEAD_BYTES		(16 * 1024)
+#define CM_MULTIPART_HEAD_COUNT		32
+/* Transport padding after a boundary (RFC 2046 LWSP): clients send none. */
+#define CM_MULTIPART_PAD_BYTES		256
+/* multipart inside multipart, levels parsed; deeper parts stay opaque. */
+#define CM_MULTIPART_MAX_DEPTH		4
+/* A urlencoded name or value longer than this is delivered in pieces. */
+#define CM_FORM_PIECE_BYTES		(16 * 1024)
+/*
+ * WebSocket (spec/egress.md §13).  Frames stream, so this only refuses
+ * absurd lengths; messages are reassembled up to ws_message_buffer_bytes.
+ */
+#define EG_WS_MAX_FRAME_BYTES		((uint64_t)1 << 32)
+/* RFC 6455 §5.5: control payloads; a close reason after its code. */
+#define EG_WS_CONTROL_BYTES		125
+#define EG_WS_CLOSE_REASON_BYTES	123
+/* Unmasked payload delivered per callback. */
+#define EG_WS_CHUNK_BYTES		(16 * 1024)
+
+
+/*
+ * gitgate (spec/gitgate.md).  Repo names and host keys (§3.2), pkt-line
+ * sizes (§2.5), ref names (§7.2), buffers (§6.5, §7.3), text cut from
+ * upstream (§5.1, §10.1), the scan (§8.3, §8.4), upstream sockets (§5.3).
+ */
+#define GG_MAX_HOST_KEYS		8
+#define GG_MAX_NAME_BYTES		100
+#define GG_PKT_MAX			65520
+#define GG_PKT_DATA_MAX			(GG_PKT_MAX - 4)
+#define GG_PKT_SMALL_MAX		1000
+#define GG_MAX_REF_BYTES		1024
+/* Pack bytes queued towards one client before reading more from disk. */
+#define GG_STREAM_BUF_BYTES		(4 * 1024 * 1024)
+/* Pushed pack bytes waiting for the indexer before the socket pauses. */
+#define GG_INTAKE_PENDING_BYTES		(8 * 1024 * 1024)
+/* One indexer job takes at most this much of what is waiting. */
+#define GG_INTAKE_CHUNK_BYTES		(1024 * 1024)
+#define GG_MSG_BYTES			300
+#define GG_UPSTREAM_LINES		100
+#define GG_SCAN_BINARY_PROBE_BYTES	8000
+#define GG_CONTEXT_BYTES		160
+/* Findings kept per push (listing and proposals use fewer). */
+#define GG_MAX_FINDINGS_KEPT		1000
+/* Band-2 progress at most this often. */
+#define GG_PROGRESS_MIN_MS		1000
+/* Upstream watchdogs look at their jobs this often. */
+#define GG_WATCHDOG_TICK_MS		250
+#define GG_TCP_KEEPIDLE_S		10
+#define GG_TCP_KEEPINTVL_S		5
+#define GG_TCP_KEEPCNT			3
+/* Connections per worker on the two fronts together. */
+#define GG_MAX_CONNS_PER_WORKER		1024
+/* have lines one fetch may send (git sends at most a few thousand). */
+#define GG_MAX_HAVES			100000
+/* want lines of one request. */
+#define GG_MAX_WANTS			100000
+
 #endif /* CM_BOUNDS_H */

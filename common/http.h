@@ -212,6 +212,9 @@ int		 cm_http_fields_add(struct cm_http_fields *f, const char *name,
  */
 int		 cm_http_fields_set(struct cm_http_fields *f, const char *name,
 		    const char *value);
+/* Replaces the value of the i-th field in place.  -1 as above. */
+int		 cm_http_fields_set_at(struct cm_http_fields *f, size_t i,
+		    const char *value);
 /* Removes every name field; returns how many there were. */
 size_t		 cm_http_fields_remove(struct cm_http_fields *f,
 		    const char *name);

@@ -269,6 +269,24 @@ cm_http_fields_set(struct cm_http_fields *f, const char *name,
 	return (0);
 }
 
+int
+cm_http_fields_set_at(struct cm_http_fields *f, size_t i, const char *value)
+{
+	struct cm_http_field	 fl;
+	const char		*name;
+	size_t			 vlen;
+
+	if (i >= f->n)
+		return (-1);
+	name = f->v[i].name;
+	if (cm_http_fields_check(name, &value, &vlen) == -1 ||
+	    cm_http_fields_fill(&fl, name, f->v[i].name_len, value, vlen) == -1)
+		return (-1);
+	free(f->v[i].name);
+	f->v[i] = fl;
+	return (0);
+}
+
 size_t
 cm_http_fields_remove(struct cm_http_fields *f, const char *name)
 {

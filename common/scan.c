@@ -268,7 +268,8 @@ cm_scan_resolve(struct cm_scanner *sc, size_t *front)
 	struct cm_rhit	*r = sc->rh, best;
 	size_t		 i, j, k = 0, cs, ce;
 
-	qsort(r, sc->nrh, sizeof(*r), cm_rhit_cmp);
+	if (sc->nrh > 1)
+		qsort(r, sc->nrh, sizeof(*r), cm_rhit_cmp);
 	for (i = 0; i < sc->nrh; i = j) {
 		cs = r[i].start;
 		ce = r[i].end;
@@ -386,7 +387,8 @@ cm_hit_cmp(const void *a, const void *b)
 void
 cm_scan_hits_sort(struct cm_scan_hit *v, size_t n)
 {
-	qsort(v, n, sizeof(*v), cm_hit_cmp);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cm_hit_cmp);
 }
 
 /* Decoded views of a whole buffer; hits only they have are added. */
@@ -403,7 +405,7 @@ cm_scan_views(struct cm_scanner *sc, const struct cm_scanset *set,
 	int			 dup;
 
 	for (bit = CM_SCAN_VIEW_PERCENT; bit <= CM_SCAN_VIEW_FOLD; bit <<= 1) {
-		if ((o->views & bit) == 0)
+		if ((o->views & bit) == 0 || !cm_vdec_needed(bit, p, len))
 			continue;
 		cm_vdec_init(&d, bit);
 		sc->sv.len = 0;
@@ -489,7 +491,8 @@ cm_scan_buf(struct cm_scanner *sc, const struct cm_scanset *set,
 		if (cm_scan_hits_add(out, &h) == -1)
 			goto nomem;
 	}
-	cm_scan_hits_sort(out->hit + mark, out->n - mark);
+	if (out->n > mark)
+		cm_scan_hits_sort(out->hit + mark, out->n - mark);
 	return (0);
  nomem:
 	sc->why = "out of memory scanning";

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/bounds.h"	/* CM_SCAN_EXCERPT_BYTES and friends */
+
 struct cm_secret;		/* common/log.h */
 struct cm_scanset;		/* compiled rules; shared, refcounted */
 struct cm_scanner;		/* per-thread scratch; one owner */
@@ -152,7 +154,8 @@ int	 cm_scan_buf(struct cm_scanner *sc, const struct cm_scanset *set,
  * the caller may release bytes before *safe (after redacting any hit in
  * them) and must hold the rest.  *safe never decreases; after finish it
  * is the stream length.  The hits are those cm_scan_buf() reports on
- * the concatenation, whatever the pieces.
+ * the concatenation, whatever the pieces.  Entropy hits only warn: they
+ * hold nothing back and may come after their bytes were released.
  */
 struct cm_scan_stream	*cm_scan_stream_new(const struct cm_scanset *set,
 			    const struct cm_scan_opts *opts);

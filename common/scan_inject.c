@@ -32,8 +32,8 @@
 
 enum {
 	CM_INJ_OVERRIDE, CM_INJ_ROLE, CM_INJ_IMP, CM_INJ_IMPCASE,
-	CM_INJ_BOUNDARY, CM_INJ_TOOL, CM_INJ_EXFIL, CM_INJ_SHELL,
-	CM_INJ_CONCEAL, CM_INJ_NPAT
+	CM_INJ_BOUNDARY, CM_INJ_TOOL, CM_INJ_EXFIL, CM_INJ_SHOW, CM_INJ_IMG,
+	CM_INJ_SHELL, CM_INJ_CONCEAL, CM_INJ_NPAT
 };
 
 static const struct {
@@ -80,6 +80,7 @@ static const struct {
 	    "code)\\b.{0,40}\\b(?:without (?:asking|confirmation|telling)|"
 	    "silently|immediately)\\b",
 	    CM_INJECT_TOOL },
+	/* exfil-request, its three top-level alternatives apart. */
 	[CM_INJ_EXFIL] = {
 	    "\\b(?:send|post|upload|forward|transmit|exfiltrate|leak|email|"
 	    "paste|submit|include)\\b.{0,60}?"
@@ -87,12 +88,16 @@ static const struct {
 	    "passwords?|env(?:ironment)? ?(?:vars?|variables)|\\.env|ssh ?keys?|"
 	    "id_rsa|private ?keys?|cookies?|system prompt)\\b"
 	    ".{0,80}?(?:https?://|\\bto (?:this|the following|my|our) (?:url|"
-	    "endpoint|server|address|webhook)\\b)"
-	    "|\\b(?:print|reveal|show|output|display|repeat|dump|tell me)\\b"
+	    "endpoint|server|address|webhook)\\b)",
+	    CM_INJECT_EXFIL },
+	[CM_INJ_SHOW] = {
+	    "\\b(?:print|reveal|show|output|display|repeat|dump|tell me)\\b"
 	    "(?: \\w+){0,3} (?:your )?(?:system prompt|initial instructions|"
 	    "api keys?|environment variables|env vars|credentials|~/\\.ssh|"
-	    "~/\\.aws)"
-	    "|!\\[[^\\]]{0,100}\\]\\(https?://[^) ]{1,200}[?&]\\w{1,32}="
+	    "~/\\.aws)",
+	    CM_INJECT_EXFIL },
+	[CM_INJ_IMG] = {
+	    "!\\[[^\\]]{0,100}\\]\\(https?://[^) ]{1,200}[?&]\\w{1,32}="
 	    "(?:\\{|\\$|%7b|<)",
 	    CM_INJECT_EXFIL },
 	[CM_INJ_SHELL] = {
@@ -115,79 +120,129 @@ static const struct {
 /*
  * Words each match of a pattern contains, and how far before the word
  * the match may start.  upper: the original text must be upper-case.
+ * Some words count only with companions of their pattern before them,
+ * within back (ring 0) and back2 (ring 1), and the search then starts
+ * at the earliest ring-0 companion: "token" or "https://" alone are
+ * common, "send ... token ... https://" much less so, and a text that
+ * repeats companions without the rest costs no regex work.
  */
+#define CM_INJ_CAND	0		/* a candidate by itself */
+#define CM_INJ_NEED	1		/* needs a ring-0 companion */
+#define CM_INJ_NEED2	2		/* needs ring-0 and ring-1 companions */
+#define CM_INJ_COMP	3		/* ring-0 companion */
+#define CM_INJ_COMP1	4		/* ring-1 companion */
+
 static const struct {
 	const char	*s;
 	uint8_t		 pat;
 	uint8_t		 back;
 	uint8_t		 upper;
+	uint8_t		 kind;
+	uint8_t		 back2;
 } cm_inj_lits[] = {
-	{ "ignore", CM_INJ_OVERRIDE, 0, 0 },
-	{ "disregard", CM_INJ_OVERRIDE, 0, 0 },
-	{ "forget", CM_INJ_OVERRIDE, 0, 0 },
-	{ "override", CM_INJ_OVERRIDE, 0, 0 },
-	{ "bypass", CM_INJ_OVERRIDE, 0, 0 },
-	{ "abandon", CM_INJ_OVERRIDE, 0, 0 },
-	{ "you are now", CM_INJ_ROLE, 0, 0 },
-	{ "from now on", CM_INJ_ROLE, 0, 0 },
-	{ "act as", CM_INJ_ROLE, 0, 0 },
-	{ "behave as", CM_INJ_ROLE, 0, 0 },
-	{ "respond as", CM_INJ_ROLE, 0, 0 },
-	{ "pretend", CM_INJ_ROLE, 0, 0 },
-	{ " mode", CM_INJ_ROLE, 13, 0 },
-	{ "do anything now", CM_INJ_ROLE, 0, 0 },
-	{ "<|", CM_INJ_IMP, 0, 0 },
-	{ "inst]", CM_INJ_IMP, 2, 0 },
-	{ "sys>>", CM_INJ_IMP, 3, 0 },
-	{ "system", CM_INJ_IMP, 2, 0 },
-	{ "system", CM_INJ_IMPCASE, 64, 1 },
-	{ "admin", CM_INJ_IMPCASE, 64, 1 },
-	{ "developer", CM_INJ_IMPCASE, 64, 1 },
-	{ "instructions", CM_INJ_BOUNDARY, 18, 0 },
-	{ "directives", CM_INJ_BOUNDARY, 18, 0 },
-	{ "rules", CM_INJ_BOUNDARY, 18, 0 },
-	{ "prompt", CM_INJ_BOUNDARY, 18, 0 },
-	{ "end of", CM_INJ_BOUNDARY, 0, 0 },
-	{ "if you are", CM_INJ_BOUNDARY, 0, 0 },
-	{ "attention", CM_INJ_BOUNDARY, 0, 0 },
-	{ "note to", CM_INJ_BOUNDARY, 0, 0 },
-	{ "message for", CM_INJ_BOUNDARY, 0, 0 },
-	{ " tool", CM_INJ_TOOL, 100, 0 },
-	{ " function", CM_INJ_TOOL, 100, 0 },
-	{ " command", CM_INJ_TOOL, 100, 0 },
-	{ "call the", CM_INJ_TOOL, 0, 0 },
-	{ "invoke the", CM_INJ_TOOL, 0, 0 },
-	{ "run th", CM_INJ_TOOL, 0, 0 },
-	{ "execute th", CM_INJ_TOOL, 0, 0 },
-	{ "key", CM_INJ_EXFIL, 100, 0 },
-	{ "token", CM_INJ_EXFIL, 100, 0 },
-	{ "secret", CM_INJ_EXFIL, 100, 0 },
-	{ "credential", CM_INJ_EXFIL, 100, 0 },
-	{ "password", CM_INJ_EXFIL, 100, 0 },
-	{ "env", CM_INJ_EXFIL, 100, 0 },
-	{ "id_rsa", CM_INJ_EXFIL, 100, 0 },
-	{ "cookie", CM_INJ_EXFIL, 100, 0 },
-	{ "system prompt", CM_INJ_EXFIL, 100, 0 },
-	{ "initial instructions", CM_INJ_EXFIL, 100, 0 },
-	{ "~/.ssh", CM_INJ_EXFIL, 100, 0 },
-	{ "~/.aws", CM_INJ_EXFIL, 100, 0 },
-	{ "![", CM_INJ_EXFIL, 0, 0 },
-	{ "curl", CM_INJ_SHELL, 0, 0 },
-	{ "wget", CM_INJ_SHELL, 0, 0 },
-	{ "sh -c", CM_INJ_SHELL, 0, 0 },
-	{ "base64", CM_INJ_SHELL, 0, 0 },
-	{ "eval", CM_INJ_SHELL, 0, 0 },
-	{ "iex", CM_INJ_SHELL, 0, 0 },
-	{ "invoke-expression", CM_INJ_SHELL, 0, 0 },
-	{ "do not", CM_INJ_CONCEAL, 0, 0 },
-	{ "hidden instruction", CM_INJ_CONCEAL, 0, 0 },
-	{ "invisible to", CM_INJ_CONCEAL, 0, 0 },
-	{ "the user", CM_INJ_CONCEAL, 0, 0 },
-	{ "without", CM_INJ_CONCEAL, 0, 0 },
+	{ "ignore", CM_INJ_OVERRIDE, 0, 0, CM_INJ_CAND, 0 },
+	{ "disregard", CM_INJ_OVERRIDE, 0, 0, CM_INJ_CAND, 0 },
+	{ "forget", CM_INJ_OVERRIDE, 0, 0, CM_INJ_CAND, 0 },
+	{ "override", CM_INJ_OVERRIDE, 0, 0, CM_INJ_CAND, 0 },
+	{ "bypass", CM_INJ_OVERRIDE, 0, 0, CM_INJ_CAND, 0 },
+	{ "abandon", CM_INJ_OVERRIDE, 0, 0, CM_INJ_CAND, 0 },
+	{ "you are now", CM_INJ_ROLE, 0, 0, CM_INJ_CAND, 0 },
+	{ "from now on", CM_INJ_ROLE, 0, 0, CM_INJ_CAND, 0 },
+	{ "act as", CM_INJ_ROLE, 0, 0, CM_INJ_CAND, 0 },
+	{ "behave as", CM_INJ_ROLE, 0, 0, CM_INJ_CAND, 0 },
+	{ "respond as", CM_INJ_ROLE, 0, 0, CM_INJ_CAND, 0 },
+	{ "pretend", CM_INJ_ROLE, 0, 0, CM_INJ_CAND, 0 },
+	{ " mode", CM_INJ_ROLE, 13, 0, CM_INJ_CAND, 0 },
+	{ "do anything now", CM_INJ_ROLE, 0, 0, CM_INJ_CAND, 0 },
+	{ "<|", CM_INJ_IMP, 0, 0, CM_INJ_CAND, 0 },
+	{ "inst]", CM_INJ_IMP, 2, 0, CM_INJ_CAND, 0 },
+	{ "sys>>", CM_INJ_IMP, 3, 0, CM_INJ_CAND, 0 },
+	{ "system", CM_INJ_IMP, 2, 0, CM_INJ_CAND, 0 },
+	{ "system", CM_INJ_IMPCASE, 64, 1, CM_INJ_CAND, 0 },
+	{ "admin", CM_INJ_IMPCASE, 64, 1, CM_INJ_CAND, 0 },
+	{ "developer", CM_INJ_IMPCASE, 64, 1, CM_INJ_CAND, 0 },
+	{ "instructions", CM_INJ_BOUNDARY, 18, 0, CM_INJ_CAND, 0 },
+	{ "directives", CM_INJ_BOUNDARY, 18, 0, CM_INJ_CAND, 0 },
+	{ "rules", CM_INJ_BOUNDARY, 18, 0, CM_INJ_CAND, 0 },
+	{ "prompt", CM_INJ_BOUNDARY, 18, 0, CM_INJ_CAND, 0 },
+	{ "end of", CM_INJ_BOUNDARY, 0, 0, CM_INJ_CAND, 0 },
+	{ "if you are", CM_INJ_BOUNDARY, 0, 0, CM_INJ_CAND, 0 },
+	{ "attention", CM_INJ_BOUNDARY, 0, 0, CM_INJ_CAND, 0 },
+	{ "note to", CM_INJ_BOUNDARY, 0, 0, CM_INJ_CAND, 0 },
+	{ "message for", CM_INJ_BOUNDARY, 0, 0, CM_INJ_CAND, 0 },
+	{ " tool", CM_INJ_TOOL, 100, 0, CM_INJ_NEED, 0 },
+	{ " function", CM_INJ_TOOL, 100, 0, CM_INJ_NEED, 0 },
+	{ " command", CM_INJ_TOOL, 100, 0, CM_INJ_NEED, 0 },
+	{ "you must", CM_INJ_TOOL, 0, 0, CM_INJ_COMP, 0 },
+	{ "you should", CM_INJ_TOOL, 0, 0, CM_INJ_COMP, 0 },
+	{ "you need to", CM_INJ_TOOL, 0, 0, CM_INJ_COMP, 0 },
+	{ "immediately", CM_INJ_TOOL, 0, 0, CM_INJ_COMP, 0 },
+	{ "now", CM_INJ_TOOL, 0, 0, CM_INJ_COMP, 0 },
+	{ "call", CM_INJ_TOOL, 0, 0, CM_INJ_COMP, 0 },
+	{ "invoke", CM_INJ_TOOL, 0, 0, CM_INJ_COMP, 0 },
+	{ "run th", CM_INJ_TOOL, 0, 0, CM_INJ_CAND, 0 },
+	{ "execute th", CM_INJ_TOOL, 0, 0, CM_INJ_CAND, 0 },
+	{ "send", CM_INJ_EXFIL, 0, 0, CM_INJ_COMP, 0 },
+	{ "post", CM_INJ_EXFIL, 0, 0, CM_INJ_COMP, 0 },
+	{ "upload", CM_INJ_EXFIL, 0, 0, CM_INJ_COMP, 0 },
+	{ "forward", CM_INJ_EXFIL, 0, 0, CM_INJ_COMP, 0 },
+	{ "transmit", CM_INJ_EXFIL, 0, 0, CM_INJ_COMP, 0 },
+	{ "exfiltrate", CM_INJ_EXFIL, 0, 0, CM_INJ_COMP, 0 },
+	{ "leak", CM_INJ_EXFIL, 0, 0, CM_INJ_COMP, 0 },
+	{ "email", CM_INJ_EXFIL, 0, 0, CM_INJ_COMP, 0 },
+	{ "paste", CM_INJ_EXFIL, 0, 0, CM_INJ_COMP, 0 },
+	{ "submit", CM_INJ_EXFIL, 0, 0, CM_INJ_COMP, 0 },
+	{ "include", CM_INJ_EXFIL, 0, 0, CM_INJ_COMP, 0 },
+	{ "key", CM_INJ_EXFIL, 0, 0, CM_INJ_COMP1, 0 },
+	{ "token", CM_INJ_EXFIL, 0, 0, CM_INJ_COMP1, 0 },
+	{ "secret", CM_INJ_EXFIL, 0, 0, CM_INJ_COMP1, 0 },
+	{ "credential", CM_INJ_EXFIL, 0, 0, CM_INJ_COMP1, 0 },
+	{ "password", CM_INJ_EXFIL, 0, 0, CM_INJ_COMP1, 0 },
+	{ "env", CM_INJ_EXFIL, 0, 0, CM_INJ_COMP1, 0 },
+	{ "id_rsa", CM_INJ_EXFIL, 0, 0, CM_INJ_COMP1, 0 },
+	{ "cookie", CM_INJ_EXFIL, 0, 0, CM_INJ_COMP1, 0 },
+	{ "system prompt", CM_INJ_EXFIL, 0, 0, CM_INJ_COMP1, 0 },
+	{ "http", CM_INJ_EXFIL, 200, 0, CM_INJ_NEED2, 100 },
+	{ "to this", CM_INJ_EXFIL, 200, 0, CM_INJ_NEED2, 100 },
+	{ "to the following", CM_INJ_EXFIL, 200, 0, CM_INJ_NEED2, 100 },
+	{ "to my", CM_INJ_EXFIL, 200, 0, CM_INJ_NEED2, 100 },
+	{ "to our", CM_INJ_EXFIL, 200, 0, CM_INJ_NEED2, 100 },
+	{ "print", CM_INJ_SHOW, 0, 0, CM_INJ_COMP, 0 },
+	{ "reveal", CM_INJ_SHOW, 0, 0, CM_INJ_COMP, 0 },
+	{ "show", CM_INJ_SHOW, 0, 0, CM_INJ_COMP, 0 },
+	{ "output", CM_INJ_SHOW, 0, 0, CM_INJ_COMP, 0 },
+	{ "display", CM_INJ_SHOW, 0, 0, CM_INJ_COMP, 0 },
+	{ "repeat", CM_INJ_SHOW, 0, 0, CM_INJ_COMP, 0 },
+	{ "dump", CM_INJ_SHOW, 0, 0, CM_INJ_COMP, 0 },
+	{ "tell me", CM_INJ_SHOW, 0, 0, CM_INJ_COMP, 0 },
+	{ "system prompt", CM_INJ_SHOW, 120, 0, CM_INJ_NEED, 0 },
+	{ "initial instructions", CM_INJ_SHOW, 120, 0, CM_INJ_NEED, 0 },
+	{ "api key", CM_INJ_SHOW, 120, 0, CM_INJ_NEED, 0 },
+	{ "environment variables", CM_INJ_SHOW, 120, 0, CM_INJ_NEED, 0 },
+	{ "env vars", CM_INJ_SHOW, 120, 0, CM_INJ_NEED, 0 },
+	{ "credentials", CM_INJ_SHOW, 120, 0, CM_INJ_NEED, 0 },
+	{ "~/.ssh", CM_INJ_SHOW, 120, 0, CM_INJ_NEED, 0 },
+	{ "~/.aws", CM_INJ_SHOW, 120, 0, CM_INJ_NEED, 0 },
+	{ "![", CM_INJ_IMG, 0, 0, CM_INJ_CAND, 0 },
+	{ "curl", CM_INJ_SHELL, 0, 0, CM_INJ_CAND, 0 },
+	{ "wget", CM_INJ_SHELL, 0, 0, CM_INJ_CAND, 0 },
+	{ "sh -c", CM_INJ_SHELL, 0, 0, CM_INJ_CAND, 0 },
+	{ "base64", CM_INJ_SHELL, 0, 0, CM_INJ_CAND, 0 },
+	{ "eval", CM_INJ_SHELL, 0, 0, CM_INJ_CAND, 0 },
+	{ "iex", CM_INJ_SHELL, 0, 0, CM_INJ_CAND, 0 },
+	{ "invoke-expression", CM_INJ_SHELL, 0, 0, CM_INJ_CAND, 0 },
+	{ "do not", CM_INJ_CONCEAL, 0, 0, CM_INJ_CAND, 0 },
+	{ "hidden instruction", CM_INJ_CONCEAL, 0, 0, CM_INJ_CAND, 0 },
+	{ "invisible to", CM_INJ_CONCEAL, 0, 0, CM_INJ_CAND, 0 },
+	{ "the user", CM_INJ_CONCEAL, 0, 0, CM_INJ_CAND, 0 },
+	{ "without", CM_INJ_CONCEAL, 0, 0, CM_INJ_CAND, 0 },
 };
 
+/* Companions remembered per pattern, most recent last. */
+#define CM_INJ_NCOMP	16
+
 #define CM_INJ_NLITS	(sizeof(cm_inj_lits) / sizeof(cm_inj_lits[0]))
-#define CM_INJ_BACK_MAX	100
+#define CM_INJ_BACK_MAX	200
 
 struct cm_inject_rules {
 	pcre2_code		*code[CM_INJ_NPAT];
@@ -225,9 +280,13 @@ struct cm_inj_scan {
 	struct cm_inject	*in;
 	struct cm_scanner	*sc;
 	size_t			 n;
-	int			 err;
+	uint64_t		 from;		/* candidates start here or later */
+	uint64_t		 comp[CM_INJ_NPAT][2][CM_INJ_NCOMP];
+	size_t			 ncomp[CM_INJ_NPAT][2];
 };
 
+static int	cm_inj_near(const struct cm_inj_scan *a, size_t pat, int ring,
+		    uint64_t at, size_t back, uint64_t *lo, uint64_t *hi);
 static int	cm_inj_lit(void *arg, const struct cm_lit *lit, size_t start);
 static int	cm_inj_cand_cmp(const void *a, const void *b);
 static int	cm_inj_quoted(const struct cm_norm *nm, size_t s, size_t e);
@@ -337,18 +396,61 @@ cm_inject_get(const struct cm_inject *in, struct cm_inject_result *res)
 	*res = in->res;
 }
 
+/* Companions of ring of pat in [at - back, at): earliest and latest. */
+static int
+cm_inj_near(const struct cm_inj_scan *a, size_t pat, int ring, uint64_t at,
+    size_t back, uint64_t *lo, uint64_t *hi)
+{
+	size_t		 k, n = a->ncomp[pat][ring];
+	uint64_t	 p;
+	int		 found = 0;
+
+	for (k = 0; k < CM_INJ_NCOMP && k < n; k++) {
+		p = a->comp[pat][ring][k];
+		if (p < at && p + back >= at) {
+			if (p < *lo)
+				*lo = p;
+			if (p > *hi)
+				*hi = p;
+			found = 1;
+		}
+	}
+	return (found);
+}
+
 static int
 cm_inj_lit(void *arg, const struct cm_lit *lit, size_t start)
 {
 	struct cm_inj_scan	*a = arg;
 	struct cm_norm		*nm = &a->in->nm;
 	struct cm_inj_cand	*c, *nv;
-	size_t			 i = CM_LIT_INDEX(lit->owner), k, ncap;
+	size_t			 i = CM_LIT_INDEX(lit->owner), k, ncap, pat;
+	uint64_t		 at = nm->base + start, rs = UINT64_MAX, rmax = 0;
+	int			 kind, ring;
 
+	pat = cm_inj_lits[i].pat;
+	kind = cm_inj_lits[i].kind;
+	if (kind == CM_INJ_COMP || kind == CM_INJ_COMP1) {
+		ring = kind == CM_INJ_COMP1;
+		a->comp[pat][ring][a->ncomp[pat][ring]++ % CM_INJ_NCOMP] = at;
+		return (0);
+	}
+	if (at < a->from)
+		return (0);
 	if (cm_inj_lits[i].upper) {
 		for (k = 0; k < lit->len; k++)
 			if (nm->orig[start + k] != lit->s[k] - 32)
 				return (0);
+	}
+	if (kind == CM_INJ_NEED2 && !cm_inj_near(a, pat, 1, at,
+	    cm_inj_lits[i].back2, &rs, &rmax))
+		return (0);
+	if (kind == CM_INJ_NEED || kind == CM_INJ_NEED2) {
+		rs = UINT64_MAX;
+		rmax = 0;
+		if (!cm_inj_near(a, pat, 0, at, cm_inj_lits[i].back, &rs,
+		    &rmax))
+			return (0);	/* no companion: no match */
 	}
 	if (a->n == a->sc->iscap) {
 		ncap = a->sc->iscap ? a->sc->iscap * 2 : 64;
@@ -359,10 +461,15 @@ cm_inj_lit(void *arg, const struct cm_lit *lit, size_t start)
 		a->sc->iscap = ncap;
 	}
 	c = (struct cm_inj_cand *)a->sc->iscratch + a->n++;
-	c->pat = cm_inj_lits[i].pat;
-	c->rmax = nm->base + start;
-	c->rs = c->rmax >= nm->base + cm_inj_lits[i].back ?
-	    c->rmax - cm_inj_lits[i].back : nm->base;
+	c->pat = (int)pat;
+	if (rs != UINT64_MAX) {
+		c->rs = rs;
+		c->rmax = rmax;
+	} else {
+		c->rmax = at;
+		c->rs = at >= nm->base + cm_inj_lits[i].back ?
+		    at - cm_inj_lits[i].back : nm->base;
+	}
 	return (0);
 }
 
@@ -536,16 +643,19 @@ cm_inj_run(struct cm_inject *in, struct cm_scanner *sc, int eof)
 	struct cm_inj_scan		 a;
 	struct cm_inj_cand		*v, cur;
 	uint64_t			 defer = UINT64_MAX, next;
-	size_t				 i, n;
+	size_t				 i, n, lo;
 
+	memset(&a, 0, sizeof(a));
 	a.in = in;
 	a.sc = sc;
-	a.n = 0;
-	a.err = 0;
 	if (in->scanned < nm->base)
 		in->scanned = nm->base;
+	a.from = in->scanned;
+	/* Companions before scanned still count for words after it. */
+	lo = in->scanned - nm->base > CM_INJ_BACK_MAX ?
+	    (size_t)(in->scanned - nm->base) - CM_INJ_BACK_MAX : 0;
 	if (cm_litset_scan(&r->lits, nm->low, (size_t)(nm->final - nm->base),
-	    (size_t)(in->scanned - nm->base), cm_inj_lit, &a) == -1) {
+	    lo, cm_inj_lit, &a) == -1) {
 		sc->why = "out of memory scanning";
 		return (-1);
 	}

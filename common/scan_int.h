@@ -267,6 +267,8 @@ void	cm_vdec_init(struct cm_vdec *d, unsigned view);
 int	cm_vdec_run(struct cm_vdec *d, const unsigned char *p, size_t n,
 	    uint64_t base, int eof, struct cm_vbuf *out);
 enum cm_scan_view cm_vdec_view(unsigned view);
+/* Whether the view of p[0..n) can differ from p at all. */
+int	cm_vdec_needed(unsigned view, const unsigned char *p, size_t n);
 
 /* scan_norm.c: §12.2 normalisation into two views with flags per byte */
 #define CM_NORM_HIDDEN	0x01		/* in an HTML comment or hidden element */

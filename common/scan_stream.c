@@ -243,9 +243,11 @@ cm_stream_emit(struct cm_scan_stream *st, uint64_t *g,
 		    st->nlane > 1 && cm_scan_hits_add(&st->recent, h) == -1)
 			return (-1);
 	}
-	memmove(st->pend.hit, st->pend.hit + stop,
-	    (st->pend.n - stop) * sizeof(*st->pend.hit));
-	st->pend.n -= stop;
+	if (stop > 0) {
+		memmove(st->pend.hit, st->pend.hit + stop,
+		    (st->pend.n - stop) * sizeof(*st->pend.hit));
+		st->pend.n -= stop;
+	}
 	/* Later view hits start at or after *g. */
 	for (i = 0, k = 0; i < st->recent.n; i++) {
 		if (st->recent.hit[i].off + st->recent.hit[i].len > *g)

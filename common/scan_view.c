@@ -261,16 +261,73 @@ cm_vd_fold(struct cm_vdec *d, const unsigned char *p, size_t n, size_t i,
 	return (cm_vd_put(out, u, k, d->pos, (size_t)len, 1) == -1 ? -1 : len);
 }
 
+/* Bytes the view rewrites or must look at; the rest are copied. */
+static int
+cm_vd_special(unsigned view, unsigned char c)
+{
+	switch (view) {
+	case CM_SCAN_VIEW_PERCENT:
+		return (c == '%' || c == '+');
+	case CM_SCAN_VIEW_JSON:
+		return (c == '\\');
+	default:
+		return (c >= 0x80);
+	}
+}
+
+int
+cm_vdec_needed(unsigned view, const unsigned char *p, size_t n)
+{
+	size_t	 i;
+
+	switch (view) {
+	case CM_SCAN_VIEW_PERCENT:
+		return (memchr(p, '%', n) != NULL || memchr(p, '+', n) != NULL);
+	case CM_SCAN_VIEW_JSON:
+		return (memchr(p, '\\', n) != NULL);
+	default:
+		for (i = 0; i < n; i++)
+			if (p[i] >= 0x80)
+				return (1);
+		return (0);
+	}
+}
+
+/* Copies a run of bytes the view leaves alone; returns its length. */
+static size_t
+cm_vd_copy(struct cm_vdec *d, const unsigned char *p, size_t n, size_t i,
+    struct cm_vbuf *out)
+{
+	size_t	 j, k;
+
+	for (j = i; j < n && !cm_vd_special(d->view, p[j]); j++)
+		;
+	if (j == i || cm_vbuf_reserve(out, j - i, 1) == -1)
+		return (0);
+	memcpy(out->b + out->len, p + i, j - i);
+	memset(out->slen + out->len, 1, j - i);
+	for (k = 0; k < j - i; k++)
+		out->src[out->len + k] = d->pos + k;
+	out->len += j - i;
+	d->pos += j - i;
+	return (j - i);
+}
+
 int
 cm_vdec_run(struct cm_vdec *d, const unsigned char *p, size_t n,
     uint64_t base, int eof, struct cm_vbuf *out)
 {
-	size_t	 i;
+	size_t	 i, c;
 	int	 k;
 
 	if (d->pos < base)
 		return (-1);	/* the stream kept too little: a bug */
 	for (i = (size_t)(d->pos - base); i < n; i += (size_t)k) {
+		if ((c = cm_vd_copy(d, p, n, i, out)) > 0) {
+			i += c;
+			if (i >= n)
+				break;
+		}
 		switch (d->view) {
 		case CM_SCAN_VIEW_PERCENT:
 			k = cm_vd_percent(d, p, n, i, eof, out);

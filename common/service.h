@@ -53,6 +53,13 @@ struct cm_service {
 	 */
 	void		*(*load)(const struct cm_load_env *env);
 	void		 (*cfg_free)(void *cfg);
+	/*
+	 * After every service loaded and the known-secret set was built
+	 * (snap->secrets): work that needs both, such as compiling the
+	 * scan rules with the secrets.  0, or -1 after recording errors.
+	 */
+	int		 (*load_finish)(struct cm_snap *snap,
+			    const struct cm_load_env *env);
 	/* Once, after the first snapshot, before any worker runs; 0/-1. */
 	int		 (*start)(const struct cm_snap *snap, char *err,
 			    size_t errlen);

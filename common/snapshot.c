@@ -212,6 +212,10 @@ cm_snap_load(const char *config_dir, const char *state_dir,
 	s->secrets = cm_secrets_build(config_dir, cm_snap_ctx(&c, "secrets"));
 	if (s->secrets == NULL)
 		failed = 1;
+	for (i = 0; !failed && i < CM_SVC_COUNT; i++)
+		if (svcs[i] != NULL && svcs[i]->load_finish != NULL &&
+		    s->svc[i] != NULL && svcs[i]->load_finish(s, &env) == -1)
+			failed = 1;
 	cm_snap_report(&c, fp, res);
 	for (i = 0; i < c.n; i++) {
 		if (c.cx[i]->nerrors > 0)

@@ -27,6 +27,7 @@
 #include "common/util.h"
 #include "common/worker.h"
 #include "egress/conn.h"
+#include "egress/dlp.h"
 #include "egress/egress.h"
 #include "egress/emetrics.h"
 #include "egress/logs.h"
@@ -218,7 +219,8 @@ eg_conn_refuse(struct eg_conn *c, const struct eg_refusal *r)
 	    copy.rule, "host",
 	    copy.host[0] != '\0' ? copy.host : NULL, "method", m != NULL ?
 	    json_string(cm_http_msg_method_name(m)) : json_null(), "target",
-	    m != NULL ? cm_log_peer(cm_http_msg_target(m),
+	    m != NULL ? eg_dlp_log_string(c->x != NULL ? c->x->snap :
+	    cm_worker_snap(c->ew->w), cm_http_msg_target(m),
 	    strlen(cm_http_msg_target(m))) : json_null()));
 	if (eg_refusal_write(&copy, bufferevent_get_output(c->bev)) == -1) {
 		eg_conn_close(c, "out_of_memory");

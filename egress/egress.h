@@ -24,6 +24,8 @@ struct evdns_base;
 struct eg_conn;
 struct eg_pool;
 struct eg_dns;
+struct cm_scanset;
+struct cm_scanner;
 
 /* The egress part of a config snapshot: immutable once loaded. */
 struct eg_cfg {
@@ -33,6 +35,8 @@ struct eg_cfg {
 	char			*routes_path;	/* owned: for logs */
 	time_t			 loaded_at;
 	int			 hold_timeout_s;	/* EGRESS_TOKEN_ALLOW_... */
+	struct cm_scanset	*scan;		/* a reference: rules + secrets */
+	char			*state_dir;	/* owned: for the queue */
 };
 
 /* Process-wide, created by eg_start() and read-only afterwards. */
@@ -47,6 +51,7 @@ struct eg_worker {
 	struct cm_worker	*w;		/* borrowed */
 	struct eg_dns		*dns;		/* owned: evdns + cache */
 	struct eg_pool		*pool;		/* owned: idle origin conns */
+	struct cm_scanner	*scanner;	/* owned: scan scratch */
 	TAILQ_HEAD(, eg_conn)	 conns;		/* every agent connection */
 	size_t			 nconns;
 	uint64_t		 next_id;

@@ -267,7 +267,7 @@ eg_policy_accept_encoding(struct eg_xchg *x)
 }
 
 /* §7.3: the credential, or a 503 naming the variable. */
-static int
+int
 eg_policy_inject(struct eg_xchg *x, struct eg_refusal *r)
 {
 	const struct cm_route	*rt = x->r.route;
@@ -417,6 +417,39 @@ eg_policy_plain_target(struct eg_xchg *x, struct eg_refusal *r,
 	return (0);
 }
 
+/* Stages 7 and 8: git smart HTTP, then matches (again after redact). */
+int
+eg_policy_recheck(struct eg_xchg *x, struct eg_refusal *r)
+{
+	struct cm_http_msg	*m = x->req;
+	const struct cm_route	*rt = x->r.route;
+	const char		*method = cm_http_msg_method_name(m);
+	int			 git;
+
+	git = eg_policy_git(m, x->r.path, x->r.query);
+	if (git == 1) {
+		eg_refusal_set(r, 403, "git_push_blocked",
+		    "egress: git push over HTTPS is not allowed");
+		r->hint = eg_gate_hint;
+		return (-1);
+	}
+	if (git == 2 && !cm_route_git_fetch(rt)) {
+		eg_refusal_set(r, 403, "git_fetch_not_enabled",
+		    "egress: git fetch is not enabled for %s", x->r.host);
+		r->hint = "set git: {fetch: true} on the route, or use the git gate";
+		return (-1);
+	}
+	/* Stage 8: matches see the agent's fields, before stripping. */
+	if (!cm_route_matches(rt, method, x->r.path, cm_http_msg_fields(m))) {
+		eg_refusal_set(r, 403, "match_failed",
+		    "egress: %s %s is not allowed on %s", method,
+		    strlen(x->r.path) < 200 ? x->r.path : "(long path)",
+		    x->r.host);
+		return (-1);
+	}
+	return (0);
+}
+
 int
 eg_policy_request(struct eg_xchg *x, struct eg_refusal *r)
 {
@@ -425,9 +458,11 @@ eg_policy_request(struct eg_xchg *x, struct eg_refusal *r)
 	const struct cm_route	*rt;
 	size_t			 plen;
 	uint64_t		 len = 0;
-	int			 git;
 
 	method = cm_http_msg_method_name(m);
+	/* Stage 2: URL-encoded CRLF, on every route (§8.7). */
+	if (eg_dlp_crlf(m, r) == -1)
+		return (-1);
 	if (cm_http_msg_method(m) == HTTP_PRI) {
 		eg_refusal_set(r, 400, "bad_request",
 		    "egress: HTTP/2 is not supported");
@@ -495,28 +530,8 @@ eg_policy_request(struct eg_xchg *x, struct eg_refusal *r)
 	x->r.websocket = cm_http_msg_upgrade(m) != NULL &&
 	    strcasecmp(cm_http_msg_upgrade(m), "websocket") == 0 &&
 	    cm_http_msg_method(m) == HTTP_GET;
-	/* Stage 7: git smart HTTP, before matches. */
-	git = eg_policy_git(m, x->r.path, x->r.query);
-	if (git == 1) {
-		eg_refusal_set(r, 403, "git_push_blocked",
-		    "egress: git push over HTTPS is not allowed");
-		r->hint = eg_gate_hint;
+	if (eg_policy_recheck(x, r) == -1)
 		return (-1);
-	}
-	if (git == 2 && !cm_route_git_fetch(rt)) {
-		eg_refusal_set(r, 403, "git_fetch_not_enabled",
-		    "egress: git fetch is not enabled for %s", x->r.host);
-		r->hint = "set git: {fetch: true} on the route, or use the git gate";
-		return (-1);
-	}
-	/* Stage 8: matches see the agent's fields, before stripping. */
-	if (!cm_route_matches(rt, method, x->r.path, cm_http_msg_fields(m))) {
-		eg_refusal_set(r, 403, "match_failed",
-		    "egress: %s %s is not allowed on %s", method,
-		    strlen(x->r.path) < 200 ? x->r.path : "(long path)",
-		    x->r.host);
-		return (-1);
-	}
 	/* Stage 9: credentials never in the clear; declared oversize. */
 	if (!x->r.tls && cm_route_auth(rt) != CM_AUTH_NONE) {
 		eg_refusal_set(r, 403, "plaintext_auth",
@@ -539,8 +554,6 @@ eg_policy_request(struct eg_xchg *x, struct eg_refusal *r)
 		eg_refusal_set(r, 500, "internal_error", "egress: out of memory");
 		return (-1);
 	}
-	/* Stage 11: outbound DLP of the head; 12: the credential. */
-	if (eg_dlp_head(x, r) == -1)
-		return (-1);
-	return (eg_policy_inject(x, r));
+	/* Stage 11 (DLP, dlp.c) and 12 (eg_policy_inject) follow. */
+	return (0);
 }

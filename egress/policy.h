@@ -19,4 +19,12 @@ int	 eg_policy_connect(struct eg_conn *c, struct cm_http_msg *m,
  */
 int	 eg_policy_request(struct eg_xchg *x, struct eg_refusal *r);
 
+/* Stage 12: adds the route's credential (§7.3).  0, or -1 and *r. */
+int	 eg_policy_inject(struct eg_xchg *x, struct eg_refusal *r);
+/*
+ * Stage 7-8 again on a rewritten request (redact, §9.2): 0 when the git
+ * rules and matches still allow it, else -1 and *r.
+ */
+int	 eg_policy_recheck(struct eg_xchg *x, struct eg_refusal *r);
+
 #endif /* EG_POLICY_H */

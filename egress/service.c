@@ -26,7 +26,11 @@
 #include "common/util.h"
 #include "common/worker.h"
 #include "common/yaml.h"
+#include "common/queue.h"
+#include "common/scan.h"
 #include "egress/conn.h"
+#include "egress/dlp.h"
+#include "egress/hold.h"
 #include "egress/egress.h"
 #include "egress/emetrics.h"
 #include "egress/service.h"
@@ -85,6 +89,8 @@ eg_cfg_free(void *arg)
 		return;
 	cm_routes_free(cfg->routes);
 	cm_ca_unref(cfg->ca);
+	cm_scanset_unref(cfg->scan);
+	free(cfg->state_dir);
 	if (cfg->up_ctx != NULL)
 		SSL_CTX_free(cfg->up_ctx);
 	free(cfg->routes_path);
@@ -107,6 +113,10 @@ eg_load(const struct cm_load_env *env)
 		return (NULL);
 	cfg->loaded_at = time(NULL);
 	cfg->hold_timeout_s = eg_hold_timeout();
+	if ((cfg->state_dir = strdup(env->state_dir)) == NULL) {
+		free(cfg);
+		return (NULL);
+	}
 	/* routes.yaml: EGRESS_ROUTES is used as given (§5). */
 	if (env_routes != NULL && env_routes[0] != '\0') {
 		cm_strlcpy(path, env_routes, sizeof(path));
@@ -161,6 +171,21 @@ eg_load(const struct cm_load_env *env)
 		return (NULL);
 	}
 	return (cfg);
+}
+
+/* The scan set needs the known secrets, built after every loader. */
+static int
+eg_load_finish(struct cm_snap *snap, const struct cm_load_env *env)
+{
+	struct eg_cfg	*cfg = snap->svc[CM_SVC_EGRESS];
+	char		 err[256];
+
+	if (eg_dlp_compile(cfg, snap, err, sizeof(err)) == -1) {
+		cm_cfg_error(env->ctx(env->arg, "routes.yaml"), NULL, NULL, "%s",
+		    err);
+		return (-1);
+	}
+	return (0);
 }
 
 static const char *const eg_log_names[] = { "off", "blocks", "full" };
@@ -225,6 +250,10 @@ eg_start(const struct cm_snap *snap, char *err, size_t errlen)
 {
 	eg_metrics_init();
 	eg_upstream_metrics_init();
+	eg_hold_metrics_init();
+	/* Holds go through the one queue (spec/supervise.md §5.6). */
+	if (cm_queue_start(snap, eg_cfg_of(snap)->state_dir, err, errlen) == -1)
+		return (-1);
 	eg_global_state.leaf_key = cm_ca_leaf_key_new(err, errlen);
 	if (eg_global_state.leaf_key == NULL)
 		return (-1);
@@ -246,6 +275,7 @@ eg_start(const struct cm_snap *snap, char *err, size_t errlen)
 static void
 eg_stop(void)
 {
+	cm_queue_stop();
 	if (eg_global_state.agent_ctx != NULL)
 		SSL_CTX_free(eg_global_state.agent_ctx);
 	cm_certcache_free(eg_global_state.certs);
@@ -262,6 +292,10 @@ eg_worker_start(struct cm_worker *w)
 		return (-1);
 	ew->w = w;
 	TAILQ_INIT(&ew->conns);
+	if ((ew->scanner = cm_scanner_new()) == NULL) {
+		free(ew);
+		return (-1);
+	}
 	if (eg_upstream_worker_init(ew, cm_worker_snap(w)->settings) == -1) {
 		free(ew);
 		return (-1);
@@ -280,6 +314,7 @@ eg_worker_free(struct cm_worker *w)
 	/* The loop has stopped: free the connections here and now. */
 	eg_conn_free_all(ew);
 	eg_upstream_worker_free(ew);
+	cm_scanner_free(ew->scanner);
 	cm_worker_set_svc(w, CM_SVC_EGRESS, NULL);
 	free(ew);
 }
@@ -289,6 +324,8 @@ eg_worker_drain(struct cm_worker *w)
 {
 	struct eg_worker	*ew = eg_worker_of(w);
 
+	/* Held requests are refused at once (§2.1): the queue stops. */
+	cm_queue_shutdown(cm_queue_get());
 	eg_pool_close_all(ew);
 	eg_conn_drain_worker(ew);
 }
@@ -331,6 +368,7 @@ const struct cm_service eg_service = {
 	.accept = eg_conn_accept,
 	.load = eg_load,
 	.cfg_free = eg_cfg_free,
+	.load_finish = eg_load_finish,
 	.start = eg_start,
 	.worker_start = eg_worker_start,
 	.worker_free = eg_worker_free,

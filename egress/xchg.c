@@ -43,6 +43,7 @@ static void	eg_xchg_up_read_cb(struct bufferevent *, void *);
 static void	eg_xchg_up_write_cb(struct bufferevent *, void *);
 static void	eg_xchg_up_event_cb(struct bufferevent *, short, void *);
 static void	eg_xchg_dial(struct eg_xchg *);
+static void	eg_xchg_fail(struct eg_xchg *, const struct eg_refusal *);
 
 #define EG_WS_GUID	"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -73,6 +74,7 @@ eg_xchg_abort(struct eg_xchg *x)
 		return;
 	eg_up_dial_cancel(x->dial);
 	x->dial = NULL;
+	eg_dlp_xchg_free(x);
 	eg_up_free(x->up);
 	x->up = NULL;
 	if (x->timer != NULL)
@@ -95,9 +97,17 @@ eg_xchg_free(struct eg_xchg *x)
 	if (x->rbody != NULL)
 		evbuffer_free(x->rbody);
 	cm_http_parser_free(x->rparser);
+	eg_dlp_xchg_free(x);
 	free(x->r.path);
+	free(x->r.query_own);
 	cm_snap_unref(x->snap);
 	free(x);
+}
+
+void
+eg_xchg_refuse(struct eg_xchg *x, const struct eg_refusal *r)
+{
+	eg_xchg_fail(x, r);
 }
 
 /* Refuses while nothing of the response went out, else cuts the conn. */
@@ -193,15 +203,16 @@ eg_xchg_log_request(struct eg_xchg *x)
 			    strlen(cm_http_fields_value(f, i)));
 			v = json_string(red);
 		} else
-			v = cm_log_peer(cm_http_fields_value(f, i),
+			v = eg_dlp_log_string(x->snap, cm_http_fields_value(f, i),
 			    strlen(cm_http_fields_value(f, i)));
 		json_array_append_new(fields, json_pack("[s,o]", n, v));
 	}
 	eg_log_event_snap(x->c, x->snap, 2, CM_LOG_INFO, "request",
 	    json_pack("{s:s,s:i,s:s,s:o,s:o,s:o}", "host", x->r.host, "port",
 	    x->r.port, "method", cm_http_msg_method_name(x->req), "path",
-	    cm_log_peer(x->r.path, strlen(x->r.path)), "raw_path",
-	    x->r.path_changed ? cm_log_peer(cm_http_msg_target(x->req),
+	    eg_dlp_log_string(x->snap, x->r.path, strlen(x->r.path)),
+	    "raw_path", x->r.path_changed ?
+	    eg_dlp_log_string(x->snap, cm_http_msg_target(x->req),
 	    strlen(cm_http_msg_target(x->req))) : json_null(), "fields",
 	    fields));
 }
@@ -212,8 +223,6 @@ eg_xchg_start(struct eg_conn *c)
 	struct eg_xchg		*x;
 	struct eg_refusal	 r;
 	struct cm_http_parser	*p = c->parser;
-	uint64_t		 len = 0;
-	enum cm_http_framing	 fr;
 
 	if ((x = calloc(1, sizeof(*x))) == NULL) {
 		eg_conn_close(c, "out_of_memory");
@@ -236,11 +245,37 @@ eg_xchg_start(struct eg_conn *c)
 		eg_conn_refuse(c, &r);
 		return;
 	}
-	fr = cm_http_msg_framing(x->req, &len);
 	if (x->r.local) {
 		eg_local_answer(x);
 		return;
 	}
+	/* Stage 11: outbound DLP of the head; a hold resumes below. */
+	switch (eg_dlp_head(x, &r)) {
+	case -1:
+		eg_conn_refuse(c, &r);
+		return;
+	case 1:
+		x->state = EG_X_HELD;
+		return;
+	default:
+		eg_xchg_head_released(x);
+	}
+}
+
+void
+eg_xchg_head_released(struct eg_xchg *x)
+{
+	struct eg_conn		*c = x->c;
+	struct eg_refusal	 r;
+	uint64_t		 len = 0;
+	enum cm_http_framing	 fr;
+
+	/* Stage 12: the credential, after DLP saw the agent's request. */
+	if (eg_policy_inject(x, &r) == -1) {
+		eg_conn_refuse(c, &r);
+		return;
+	}
+	fr = cm_http_msg_framing(x->req, &len);
 	x->up_framing = fr;
 	x->up_length = len;
 	x->body_done = fr == CM_HTTP_FRAMING_NONE ||
@@ -259,6 +294,20 @@ eg_xchg_start(struct eg_conn *c)
 		eg_conn_pause(c, 0);
 		eg_xchg_agent_read(x);
 	}
+}
+
+void
+eg_xchg_body_released(struct eg_xchg *x)
+{
+	struct eg_conn	*c = x->c;
+
+	if (c->dead)
+		return;
+	x->body_held = 0;
+	eg_xchg_pump(x);
+	/* A refusal frees x; the connection outlives it. */
+	if (c->x == x && !c->dead && !x->body_done)
+		eg_xchg_agent_read(x);
 }
 
 static void
@@ -342,6 +391,11 @@ eg_xchg_agent_read(struct eg_xchg *x)
 			eg_xchg_ws_relay(x, 1);
 		return;
 	}
+	/* Held: nothing more is read until the operator decides (§9.3). */
+	if (x->state == EG_X_HELD || x->body_held) {
+		eg_conn_pause(c, 1);
+		return;
+	}
 	if (x->body_done) {
 		/* Pipelined bytes wait for this exchange to finish. */
 		eg_conn_pause(c, 1);
@@ -410,6 +464,24 @@ eg_xchg_pump(struct eg_xchg *x)
 	if (x->up == NULL)
 		return;
 	out = bufferevent_get_output(eg_up_bev(x->up));
+	if (x->body_held)
+		return;
+	/*
+	 * Scan first: a buffered body is decided (and maybe rewritten, with
+	 * new framing) before the origin sees even the head (§10.1).
+	 */
+	if ((safe = eg_dlp_body(x, x->body, x->body_done, &r)) == -2) {
+		/* Held: nothing more leaves, nothing more is read. */
+		x->body_held = 1;
+		eg_conn_pause(x->c, 1);
+		return;
+	}
+	if (safe < 0) {
+		/* A late hit: the rest never leaves (§10.1). */
+		r.close = 1;
+		eg_xchg_fail(x, &r);
+		return;
+	}
 	if (!x->head_sent) {
 		if (eg_xchg_write_head(x) == -1) {
 			eg_refusal_set(&r, 500, "internal_error",
@@ -420,12 +492,6 @@ eg_xchg_pump(struct eg_xchg *x)
 		x->head_sent = 1;
 		eg_xchg_log_request(x);
 		eg_xchg_arm(x, (int)eg_xchg_settings(x)->v[CM_S_EG_IO_IDLE_S]);
-	}
-	if ((safe = eg_dlp_body(x, x->body, x->body_done, &r)) < 0) {
-		/* A late hit: the rest never leaves (§10.1). */
-		r.close = 1;
-		eg_xchg_fail(x, &r);
-		return;
 	}
 	n = (size_t)safe;
 	if (n > 0) {
@@ -471,8 +537,12 @@ eg_xchg_up_write_cb(struct bufferevent *bev, void *arg)
 		return;
 	}
 	if (x->state == EG_X_BODY || x->state == EG_X_SEND) {
+		struct eg_conn *c = x->c;
+
 		eg_xchg_agent_read(x);
-		eg_xchg_pump(x);
+		/* A refusal frees x; the connection outlives it. */
+		if (c->x == x)
+			eg_xchg_pump(x);
 	}
 }
 

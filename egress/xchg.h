@@ -18,8 +18,11 @@ struct eg_conn;
 struct eg_dial;
 struct eg_up;
 struct event;
+struct eg_dlp_x;
+struct eg_refusal;
 
 enum eg_xchg_state {
+	EG_X_HELD,		/* the head waits for an operator */
 	EG_X_BODY,		/* reading (maybe buffering) the request body */
 	EG_X_DIAL,		/* waiting for an origin connection */
 	EG_X_SEND,		/* head sent; streaming the request body */
@@ -38,7 +41,8 @@ struct eg_req {
 	int			 port;
 	int			 is_ip;
 	char			*path;		/* owned: normalised */
-	const char		*query;		/* in the target, incl. '?' */
+	const char		*query;		/* incl. '?': target or query_own */
+	char			*query_own;	/* owned: a rewritten query */
 	int			 path_changed;	/* log raw_path */
 	int			 websocket;
 	int			 expect_continue;
@@ -72,6 +76,8 @@ struct eg_xchg {
 	int			 reused;	/* up came from the pool */
 	int			 up_idle_s;	/* origin's Keep-Alive timeout */
 	int			 ws;		/* counted as a WebSocket */
+	int			 body_held;	/* a hold decides the body */
+	struct eg_dlp_x		*dlp;		/* owned: scan state, hold */
 	int			 keep_agent;	/* agent keep-alive after this */
 	int			 up_reusable;
 	struct event		*timer;		/* owned: headers / io idle */
@@ -92,6 +98,12 @@ void		 eg_xchg_agent_read(struct eg_xchg *x);
 void		 eg_xchg_agent_drained(struct eg_xchg *x);
 void		 eg_xchg_agent_eof(struct eg_xchg *x);
 void		 eg_xchg_drain(struct eg_xchg *x);
+/* A hold on the head was approved: stages 12 and on. */
+void		 eg_xchg_head_released(struct eg_xchg *x);
+/* A hold on the body was approved: the pump goes on. */
+void		 eg_xchg_body_released(struct eg_xchg *x);
+/* Refuses (before the response began) or cuts the connection. */
+void		 eg_xchg_refuse(struct eg_xchg *x, const struct eg_refusal *r);
 /* After a 101: moves bytes from one side to the other. */
 void		 eg_xchg_ws_relay(struct eg_xchg *x, int from_agent);
 

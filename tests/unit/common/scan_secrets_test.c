@@ -22,7 +22,7 @@ struct fx {
 	struct cm_scanner	*sc;
 	struct cm_scan_hits	 hits;
 	char			 t0[41];	/* 40 alphanumerics, as §22's T0 */
-	char			 slash[36];	/* with reserved bytes */
+	char			 slash[48];	/* with reserved bytes */
 	char			 shortv[12];	/* 11 bytes: under sampling */
 	char			 tiny[8];	/* 7 bytes: ignored */
 	char			*big;		/* 2 KiB */
@@ -42,7 +42,7 @@ setup(void **state)
 	tl_expand(&b, "{A40}", 11);
 	memcpy(fx.t0, b.s, 41);
 	tl_expand(&b, "???fake/{A12}+{A10}=x/{D3}", 2);
-	memcpy(fx.slash, b.s, 36);
+	memcpy(fx.slash, b.s, b.n + 1);
 	tl_expand(&b, "pw{A9}", 5);
 	memcpy(fx.shortv, b.s, 12);
 	memcpy(fx.tiny, "1234567", 8);

@@ -101,8 +101,9 @@ tl_expand(struct tl_buf *b, const char *t, size_t seed)
 			t++;
 		} else if (t[0] == '{' && t[1] == '}') {
 			t += 2;
-		} else if (t[0] == '{' && (a = tl_alpha(t[1])) != NULL) {
-			n = strtoul(t + 2, &end, 10);
+		} else if (t[0] == '{' && (a = tl_alpha(t[1])) != NULL &&
+		    t[2] >= '0' && t[2] <= '9' &&
+		    (n = strtoul(t + 2, &end, 10), *end == '}')) {
 			tl_gen(b, a, n, seed++);
 			t = end + 1;	/* past '}' */
 		} else
