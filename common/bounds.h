@@ -268,4 +268,10 @@
 /* want lines of one request. */
 #define GG_MAX_WANTS			100000
 
+/*
+ * A coded request body buffered whole is decoded whole for the scan: a
+ * body that inflates past this is refused as unscannable, not held.
+ */
+#define EG_MAX_DECODED_BODY_BYTES	((uint64_t)64 * 1024 * 1024)
+
 #endif /* CM_BOUNDS_H */

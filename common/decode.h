@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/bounds.h"
+
 struct evbuffer;
 struct cm_decode;		/* opaque: common/decode.c */
 

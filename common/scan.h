@@ -89,7 +89,8 @@ struct cm_scan_hit {
 	const char		*rule;		/* "aws-access-key-id", "known-secret:NAME", "entropy" */
 	const char		*name;		/* "AWS access key ID", ... */
 	const char		*secret;	/* known secrets: NAME; else NULL */
-	int			 secret_idx;	/* identity for the safelist; -1 */
+	int			 secret_idx;	/* index in this set; -1 (a reload
+						   renumbers: key on NAME) */
 	int			 rule_idx;	/* cm_scan_rule_id(); -1 unless pattern */
 	unsigned		 detector;	/* one CM_SCAN_* detector bit */
 	enum cm_scan_form	 form;

@@ -374,9 +374,6 @@ cm_fold_cp(uint32_t cp, uint32_t out[CM_FOLD_MAX])
 	}
 }
 
-/* For the unit test: the table is sorted and has no overlap. */
-int	cm_fold_table_ok(void);
-
 int
 cm_fold_table_ok(void)
 {

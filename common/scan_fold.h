@@ -36,4 +36,7 @@ int	cm_fold_is_tag(uint32_t cp);
  */
 size_t	cm_fold_cp(uint32_t cp, uint32_t out[CM_FOLD_MAX]);
 
+/* For the unit test: 1 when the table is sorted and has no overlap. */
+int	cm_fold_table_ok(void);
+
 #endif /* CM_SCAN_FOLD_H */

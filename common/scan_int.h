@@ -198,7 +198,8 @@ struct cm_scanner {
 	size_t			 nrh;
 	size_t			 caprh;
 	unsigned char		*proj;		/* projected window */
-	uint32_t		*pmap;		/* window index of each byte */
+	uint32_t		*pmap;		/* window index of every 16th byte */
+	int			 pmapok;	/* pmap is for this window */
 	size_t			 projcap;
 	struct cm_vbuf		 sv;		/* cm_scan_buf() views */
 	pcre2_match_data	*imd;		/* injection patterns */

@@ -598,10 +598,12 @@ cm_norm_plain(const struct cm_norm *nm, unsigned char c)
 static size_t
 cm_norm_run(struct cm_norm *nm, const unsigned char *p, size_t n)
 {
-	size_t		 i, o, ncap;
-	uint8_t		 fl;
-	unsigned char	 c;
+	const uint8_t	*plain;
+	unsigned char	*orig, *low, c;
+	uint8_t		*fp, fl, spfl;
+	size_t		 i, o, ncap, lpos;
 	void		*q;
+	int		 sp;
 
 	if (nm->js || nm->mk || nm->comment || nm->nref || nm->zw || nm->tn ||
 	    nm->nu8 || nm->btrun || nm->frun)
@@ -624,34 +626,45 @@ cm_norm_run(struct cm_norm *nm, const unsigned char *p, size_t n)
 	fl = nm->hdepth ? CM_NORM_HIDDEN : 0;
 	if (nm->fence || nm->fline || nm->inl || nm->codedepth)
 		fl |= CM_NORM_CODE;
+	/* Locals: stores through unsigned char pointers alias nm. */
+	orig = nm->orig;
+	low = nm->low;
+	fp = nm->fl;
+	plain = nm->plain;
 	o = nm->len;
+	sp = nm->sp;
+	spfl = nm->spfl;
+	lpos = nm->lpos;
 	for (i = 0; i < n; i++) {
 		c = p[i];
 		if (c == ' ' || c == '\t') {
-			if (!nm->sp) {
-				nm->sp = 1;
-				nm->spfl = fl;
+			if (!sp) {
+				sp = 1;
+				spfl = fl;
 			}
 			continue;
 		}
-		if (!nm->plain[c])
+		if (!plain[c])
 			break;
-		if (nm->sp) {
-			nm->sp = 0;
-			if (nm->lpos == 0)
+		if (sp) {
+			sp = 0;
+			if (lpos == 0)
 				nm->lspace = 1;
-			nm->orig[o] = nm->low[o] = ' ';
-			nm->fl[o++] = nm->spfl;
-			nm->lpos++;
+			orig[o] = low[o] = ' ';
+			fp[o++] = spfl;
+			lpos++;
 		}
-		nm->orig[o] = c;
-		nm->low[o] = (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
-		nm->fl[o++] = fl;
-		nm->lpos++;
+		orig[o] = c;
+		low[o] = (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+		fp[o++] = fl;
+		lpos++;
 	}
 	if (o > nm->len)
-		nm->last = nm->orig[o - 1];
+		nm->last = orig[o - 1];
 	nm->len = o;
+	nm->sp = sp;
+	nm->spfl = spfl;
+	nm->lpos = lpos;
 	return (i);
  nomem:
 	nm->err = 1;

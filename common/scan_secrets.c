@@ -38,6 +38,10 @@ struct cm_qbuild {
 };
 
 static int	 cm_ks_alnum(unsigned char c);
+static const uint32_t *cm_ks_map(struct cm_scanner *sc,
+		    const struct cm_scan_win *w);
+static size_t	 cm_ks_rawpos(const unsigned char *raw,
+		    const unsigned char *pj, const uint32_t *ck, size_t j);
 static unsigned char cm_ks_lower(unsigned char c);
 static uint64_t	 cm_ks_lower64(uint64_t k);
 static int	 cm_ks_good(const unsigned char *s, size_t len, size_t w,
@@ -70,6 +74,59 @@ static const char cm_b64std[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char cm_b64url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static const uint8_t cm_ks_an[256] = {
+	['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
+};
+
+/*
+ * The window index of projected byte j.  The projection keeps the index
+ * of every 16th byte only; the rest are found by walking from there,
+ * replaying the gap rule, which is cheap next to the 4 bytes per byte a
+ * full map would cost.
+ */
+static size_t
+cm_ks_rawpos(const unsigned char *raw, const unsigned char *pj,
+    const uint32_t *ck, size_t j)
+{
+	size_t		 k = j & ~(size_t)15, i = ck[j >> 4];
+	uint32_t	 gap = pj[k] == 0 ? CM_SCAN_ALNUM_GAP_BYTES + 1 : 0;
+
+	while (k < j) {
+		i++;
+		if (cm_ks_an[raw[i]]) {
+			k++;
+			gap = 0;
+		} else if (++gap == CM_SCAN_ALNUM_GAP_BYTES + 1)
+			k++;
+	}
+	return (i);
+}
+
+/* Checkpoints of the current window's projection, made on first use. */
+static const uint32_t *
+cm_ks_map(struct cm_scanner *sc, const struct cm_scan_win *w)
+{
+	uint32_t	*ck = sc->pmap, gap = CM_SCAN_ALNUM_GAP_BYTES + 1;
+	size_t		 i, j = 0;
+
+	if (sc->pmapok)
+		return (ck);
+	for (i = 0; i < w->n; i++) {
+		if (cm_ks_an[w->p[i]]) {
+			if ((j & 15) == 0)
+				ck[j >> 4] = (uint32_t)i;
+			j++;
+			gap = 0;
+		} else if (++gap == CM_SCAN_ALNUM_GAP_BYTES + 1) {
+			if ((j & 15) == 0)
+				ck[j >> 4] = (uint32_t)i;
+			j++;
+		}
+	}
+	sc->pmapok = 1;
+	return (ck);
+}
 
 static int
 cm_ks_alnum(unsigned char c)
@@ -545,7 +602,9 @@ cm_ks_run(struct cm_scanner *sc, const struct cm_scan_secrets *ks,
 	 * had its first sample; one reaching p[0] of a later window starts
 	 * before lo (CM_SCAN_RETAIN_BYTES), so no run is cut short there.
 	 */
-	rs = proj ? map[t - a] : t - a;
+	if (proj && (map = cm_ks_map(sc, w)) == NULL)
+		return (-1);
+	rs = proj ? cm_ks_rawpos(w->p, p, map, t - a) : t - a;
 	if (rs < w->lo)
 		return (0);
 	if (o + 8 + b < slen && t + 8 + b == n && !w->eof) {
@@ -562,7 +621,7 @@ cm_ks_run(struct cm_scanner *sc, const struct cm_scan_secrets *ks,
 		form = CM_SCAN_FORM_PARTIAL;
 	else
 		return (0);
-	re = proj ? map[t + 8 + b - 1] + 1 : t + 8 + b;
+	re = proj ? cm_ks_rawpos(w->p, p, map, t + 8 + b - 1) + 1 : t + 8 + b;
 	return (cm_scanner_push(sc, rs, re, cm_scan_secrets_prio(ks, k, form), k, 1,
 	    form));
 }
@@ -646,8 +705,8 @@ cm_scan_secrets_scan(struct cm_scanner *sc, const struct cm_scan_secrets *ks,
 {
 	const struct cm_qtab	*t = &ks->raw[nocase];
 	unsigned char		*pj;
-	uint32_t		*pm, gap;
-	size_t			 i, j, plo, hold, brk;
+	uint32_t		 gap;
+	size_t			 i, j, k, plo = 0, hold, brk, last;
 
 	if (t->nent > 0) {
 		if (cm_ks_sample(sc, ks, t, w->p, w->n, w->lo, ks->step, w,
@@ -665,7 +724,8 @@ cm_scan_secrets_scan(struct cm_scanner *sc, const struct cm_scan_secrets *ks,
 		free(sc->pmap);
 		sc->projcap = w->n + 1;
 		sc->proj = malloc(sc->projcap);
-		sc->pmap = reallocarray(NULL, sc->projcap, sizeof(*sc->pmap));
+		sc->pmap = reallocarray(NULL, sc->projcap / 16 + 2,
+		    sizeof(*sc->pmap));
 		if (sc->proj == NULL || sc->pmap == NULL) {
 			free(sc->proj);
 			free(sc->pmap);
@@ -676,37 +736,53 @@ cm_scan_secrets_scan(struct cm_scanner *sc, const struct cm_scan_secrets *ks,
 			return (-1);
 		}
 	}
+	/*
+	 * Projection, branch-free in the common case; the map to window
+	 * indices is built only if a projected gram hits (cm_ks_map()).
+	 */
 	pj = sc->proj;
-	pm = sc->pmap;
+	sc->pmapok = 0;
 	gap = CM_SCAN_ALNUM_GAP_BYTES + 1;	/* nothing before p[0] joins */
 	brk = 0;
-	for (i = 0, j = 0, plo = (size_t)-1; i < w->n; i++) {
+	j = 0;
+	for (i = 0; i < w->n; i++) {
 		unsigned char	 c = w->p[i];
+		uint32_t	 a = cm_ks_an[c];
 
-		if (cm_ks_alnum(c)) {
-			if (plo == (size_t)-1 && i >= w->lo)
-				plo = j;
-			pj[j] = c;
-			pm[j++] = (uint32_t)i;
-			gap = 0;
-		} else if (++gap == CM_SCAN_ALNUM_GAP_BYTES + 1) {
-			pj[j] = 0;	/* a break no secret byte matches */
-			pm[j++] = (uint32_t)i;
+		if (i == w->lo)
+			plo = j;
+		pj[j] = c;
+		j += a;
+		gap = (gap + 1) & (a - 1);
+		if (gap == CM_SCAN_ALNUM_GAP_BYTES + 1) {
+			pj[j++] = 0;	/* a break no secret byte matches */
 			brk = j;
 		}
 	}
-	if (plo != (size_t)-1 && cm_ks_sample(sc, ks, t, pj, j, plo, ks->pstep,
-	    w, pm, nocase, 1, front) == -1)
+	if (w->lo >= w->n)
+		plo = j;
+	(void)brk;
+	if (plo < j && cm_ks_sample(sc, ks, t, pj, j, plo, ks->pstep, w, NULL,
+	    nocase, 1, front) == -1)
 		return (-1);
 	if (!w->eof) {
-		/* Unfound runs start late, and never before a break. */
+		/*
+		 * Unfound runs start within the last pstep + 6 projected
+		 * bytes and never before a break: walk back to there.
+		 */
 		hold = ks->pstep + 6;
-		i = j > hold ? j - hold : 0;
-		if (i < brk)
-			i = brk;
-		i = i < j ? pm[i] : w->n;
-		if (i < *front)
-			*front = i;
+		last = w->n;
+		for (i = w->n, k = 0, gap = 0; i-- > 0; ) {
+			if (cm_ks_an[w->p[i]]) {
+				gap = 0;
+				last = i;
+				if (++k == hold)
+					break;
+			} else if (++gap == CM_SCAN_ALNUM_GAP_BYTES + 1)
+				break;
+		}
+		if (last < *front)
+			*front = last;
 	}
 	return (0);
 }

@@ -15,6 +15,7 @@
 #include <event2/buffer.h>
 #include <openssl/sha.h>
 
+#include "common/decode.h"
 #include "common/http.h"
 #include "common/log.h"
 #include "common/routes.h"
@@ -47,11 +48,6 @@ struct eg_dlp_x {
 	unsigned		 entropy_warned;	/* one warn per surface */
 };
 
-static const char *const eg_dlp_where_surface[] = {
-	[EG_AT_HOST] = "url", [EG_AT_PATH] = "url", [EG_AT_QUERY] = "url",
-	[EG_AT_FIELD] = "header", [EG_AT_BODY] = "body",
-	[EG_AT_WS] = "websocket",
-};
 
 void
 eg_dlp_hits_free(struct eg_dlp_hits *hs)
@@ -622,38 +618,49 @@ eg_dlp_body_views(struct eg_xchg *x)
 	return (0);
 }
 
-/* A coding the scanner cannot see through refuses the body. */
-static int
-eg_dlp_body_coding(struct eg_xchg *x, struct eg_refusal *r)
-{
-	const char	*ce = cm_http_fields_get(cm_http_msg_fields(x->req),
-			    "Content-Encoding");
-
-	if (ce == NULL || strcasecmp(ce, "identity") == 0)
-		return (0);
-	eg_refusal_set(r, 403, "unscannable_encoding",
-	    "egress DLP: request body in a Content-Encoding the scanner "
-	    "cannot read (%.40s)", ce);
-	cm_strlcpy(r->host, x->r.host, sizeof(r->host));
-	return (-1);
-}
-
 /* A buffered body scanned whole (§10.1); may rewrite it. */
 static long
 eg_dlp_body_whole(struct eg_xchg *x, struct evbuffer *body,
     struct eg_refusal *r)
 {
 	struct eg_dlp_hits	 hs;
+	struct evbuffer		*plain = NULL, *copy;
 	size_t			 len = evbuffer_get_length(body);
-	const char		*buf;
+	const char		*buf, *why;
 	char			*s;
 	int			 rc;
 
 	buf = len > 0 ? (const char *)evbuffer_pullup(body, -1) : "";
+	if (x->req_dec != NULL) {
+		/* Scan the decoded bytes; a clean body leaves as it came. */
+		if ((plain = evbuffer_new()) == NULL ||
+		    (copy = evbuffer_new()) == NULL) {
+			if (plain != NULL)
+				evbuffer_free(plain);
+			eg_refusal_set(r, 500, "internal_error",
+			    "egress: out of memory");
+			return (-1);
+		}
+		evbuffer_add(copy, buf, len);
+		rc = cm_decode_all(x->req_dec, copy, plain, &why);
+		evbuffer_free(copy);
+		if (rc == -1) {
+			evbuffer_free(plain);
+			eg_refusal_set(r, 403, "unscannable_encoding",
+			    "egress DLP: the request body cannot be decoded "
+			    "(%s)", why);
+			cm_strlcpy(r->host, x->r.host, sizeof(r->host));
+			return (-1);
+		}
+		len = evbuffer_get_length(plain);
+		buf = len > 0 ? (const char *)evbuffer_pullup(plain, -1) : "";
+	}
 	memset(&hs, 0, sizeof(hs));
 	if (eg_dlp_scan_surface(x, CM_SCAN_SURF_BODY, eg_dlp_body_views(x),
 	    buf, len, EG_AT_BODY, 0, 0, "body", &hs) == -1) {
 		eg_dlp_hits_free(&hs);
+		if (plain != NULL)
+			evbuffer_free(plain);
 		eg_refusal_set(r, 500, "internal_error",
 		    "egress: out of memory scanning the body");
 		return (-1);
@@ -667,24 +674,31 @@ eg_dlp_body_whole(struct eg_xchg *x, struct evbuffer *body,
 		    hs.v[0].h.rule, "surface", "body", "values",
 		    (json_int_t)hs.n));
 		eg_dlp_hits_free(&hs);
+		if (plain != NULL)
+			evbuffer_free(plain);
 		if (s == NULL) {
 			eg_refusal_set(r, 500, "internal_error",
 			    "egress: out of memory redacting the body");
 			return (-1);
 		}
-		evbuffer_drain(body, len);
+		/* Rewritten: identity-encoded, length recomputed (§9.2). */
+		evbuffer_drain(body, evbuffer_get_length(body));
 		evbuffer_add(body, s, strlen(s));
 		free(s);
+		(void)cm_http_fields_remove(cm_http_msg_fields(x->req),
+		    "Content-Encoding");
 		x->up_framing = CM_HTTP_FRAMING_LENGTH;
 		x->up_length = evbuffer_get_length(body);
 		return ((long)evbuffer_get_length(body));
 	}
 	eg_dlp_hits_free(&hs);
+	if (plain != NULL)
+		evbuffer_free(plain);
 	if (rc == 1)
 		return (-2);
 	if (rc == -1)
 		return (-1);
-	return ((long)len);
+	return ((long)evbuffer_get_length(body));
 }
 
 /* A streaming body: release only what no later hit can touch (§8.6). */
@@ -793,11 +807,6 @@ eg_dlp_body(struct eg_xchg *x, struct evbuffer *body, int final,
 		return (-1);
 	if (x->dlp->held)
 		return (-2);
-	if (!x->dlp->coding_checked) {
-		x->dlp->coding_checked = 1;
-		if (eg_dlp_body_coding(x, r) == -1)
-			return (-1);
-	}
 	/* Whole when it all fits before the head leaves (§10.1). */
 	if (x->buffering && final && x->dlp->stream == NULL) {
 		if (x->dlp->approved) {

@@ -360,6 +360,13 @@ eg_worker_reload(struct cm_worker *w, const struct cm_snap *old,
 	}
 }
 
+/* The live routes for supervise (common/service.h .routes). */
+static const struct cm_routes *
+eg_routes_of(const void *cfg)
+{
+	return (((const struct eg_cfg *)cfg)->routes);
+}
+
 const struct cm_service eg_service = {
 	.name = "egress",
 	.id = CM_SVC_EGRESS,
@@ -377,4 +384,5 @@ const struct cm_service eg_service = {
 	.worker_kill = eg_worker_kill,
 	.worker_reload = eg_worker_reload,
 	.stop = eg_stop,
+	.routes = eg_routes_of,
 };

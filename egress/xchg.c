@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "common/decode.h"
 #include "common/http.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -31,6 +32,7 @@
 #include "egress/dlp.h"
 #include "egress/egress.h"
 #include "egress/emetrics.h"
+#include "egress/inbound.h"
 #include "egress/local.h"
 #include "egress/logs.h"
 #include "egress/policy.h"
@@ -96,6 +98,10 @@ eg_xchg_free(struct eg_xchg *x)
 		evbuffer_free(x->body);
 	if (x->rbody != NULL)
 		evbuffer_free(x->rbody);
+	eg_inbound_free(x);
+	cm_decode_free(x->req_dec);
+	if (x->body_raw != NULL)
+		evbuffer_free(x->body_raw);
 	cm_http_parser_free(x->rparser);
 	eg_dlp_xchg_free(x);
 	free(x->r.path);
@@ -262,6 +268,61 @@ eg_xchg_start(struct eg_conn *c)
 	}
 }
 
+/*
+ * A coded request body on a scanned route (§8.5): the scanner sees it
+ * decoded.  An unknown coding, or more than two, is refused.
+ */
+static int
+eg_xchg_req_coding(struct eg_xchg *x, struct eg_refusal *r)
+{
+	enum cm_decode_coding	 cod[CM_MAX_DECODE_CODINGS];
+	struct cm_decode_limits	 lim = { EG_MAX_DECODED_BODY_BYTES, 0 };
+	const char		*ce, *why;
+	size_t			 n = 0;
+
+	if (!eg_dlp_outbound_active(x->r.route))
+		return (0);
+	ce = cm_http_fields_get(cm_http_msg_fields(x->req), "Content-Encoding");
+	if (ce == NULL)
+		return (0);
+	if (cm_decode_parse(ce, cod, &n, &why) == -1) {
+		eg_refusal_set(r, 403, "unscannable_encoding",
+		    "egress DLP: request body in a Content-Encoding the scanner "
+		    "cannot read");
+		cm_strlcpy(r->host, x->r.host, sizeof(r->host));
+		return (-1);
+	}
+	if (n > 0 && (x->req_dec = cm_decode_new(cod, n, &lim)) == NULL) {
+		eg_refusal_set(r, 500, "internal_error", "egress: out of memory");
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Past the buffer cap a coded body streams decoded: the head leaves
+ * without Content-Encoding, chunked (a streaming coded body could not be
+ * rewritten otherwise, §9.2).
+ */
+static int
+eg_xchg_start_decoding(struct eg_xchg *x)
+{
+	const char	*why;
+
+	if (x->req_dec == NULL || x->req_decoding)
+		return (0);
+	if ((x->body_raw = evbuffer_new()) == NULL)
+		return (-1);
+	evbuffer_add_buffer(x->body_raw, x->body);
+	x->req_decoding = 1;
+	(void)cm_http_fields_remove(cm_http_msg_fields(x->req),
+	    "Content-Encoding");
+	(void)cm_http_fields_remove(cm_http_msg_fields(x->req), "Content-MD5");
+	x->up_framing = CM_HTTP_FRAMING_CHUNKED;
+	return (cm_decode_read(x->req_dec, x->body_raw, x->body_done, x->body,
+	    (size_t)-1 >> 1, &why) == -1 ? -2 : 0);
+}
+
 void
 eg_xchg_head_released(struct eg_xchg *x)
 {
@@ -272,6 +333,10 @@ eg_xchg_head_released(struct eg_xchg *x)
 
 	/* Stage 12: the credential, after DLP saw the agent's request. */
 	if (eg_policy_inject(x, &r) == -1) {
+		eg_conn_refuse(c, &r);
+		return;
+	}
+	if (eg_xchg_req_coding(x, &r) == -1) {
 		eg_conn_refuse(c, &r);
 		return;
 	}
@@ -413,13 +478,30 @@ eg_xchg_agent_read(struct eg_xchg *x)
 		if (x->buffering) {
 			/* Past the buffer cap: stream with holdback (§10.1). */
 			x->buffering = 0;
+			if (eg_xchg_start_decoding(x) != 0) {
+				eg_refusal_set(&r, 403, "unscannable_encoding",
+				    "egress DLP: the request body cannot be "
+				    "decoded for the scanner");
+				r.close = 1;
+				eg_xchg_fail(x, &r);
+				return;
+			}
 			eg_xchg_pump(x);
 			return;
 		}
 		eg_conn_pause(c, 1);
 		return;
 	}
-	rc = cm_http_body_read(c->parser, in, x->body, budget, &why);
+	rc = cm_http_body_read(c->parser, in, x->req_decoding ? x->body_raw :
+	    x->body, budget, &why);
+	if (rc != -1 && x->req_decoding && cm_decode_read(x->req_dec,
+	    x->body_raw, rc == 1, x->body, (size_t)-1 >> 1, &why) == -1) {
+		eg_refusal_set(&r, 403, "unscannable_encoding",
+		    "egress DLP: the request body cannot be decoded (%s)", why);
+		r.close = 1;
+		eg_xchg_fail(x, &r);
+		return;
+	}
 	if (rc == -1) {
 		eg_refusal_set(&r, 400, "bad_request", "egress: %s", why);
 		r.close = 1;
@@ -599,7 +681,7 @@ eg_xchg_ws_accept_ok(struct eg_xchg *x, struct cm_http_msg *resp)
 	return (strcmp(b64, acc) == 0);
 }
 
-static void
+void
 eg_xchg_finish(struct eg_xchg *x)
 {
 	struct eg_conn	*c = x->c;
@@ -666,10 +748,37 @@ eg_xchg_response_head(struct eg_xchg *x, struct cm_http_msg *resp)
 		    CM_HTTP_FRAMING_CHUNKED;
 		break;
 	}
+	eg_xchg_strip_response(f);
+	return (0);
+}
+
+int
+eg_xchg_head_out(struct eg_xchg *x, int decoded)
+{
+	struct cm_http_msg	*resp = cm_http_parser_msg(x->rparser);
+	struct cm_http_fields	*f = cm_http_msg_fields(resp);
+	struct evbuffer		*out = bufferevent_get_output(x->c->bev);
+	const char		*why, *etag;
+	int			 agent10 = cm_http_msg_version(x->req) == 10;
+
+	if (decoded) {
+		/* §10.2: forwarded decoded from here on. */
+		(void)cm_http_fields_remove(f, "Content-Encoding");
+		(void)cm_http_fields_remove(f, "Content-MD5");
+		if ((etag = cm_http_fields_get(f, "ETag")) != NULL &&
+		    strncmp(etag, "W/", 2) != 0) {
+			char	 weak[512];
+
+			(void)snprintf(weak, sizeof(weak), "W/%s", etag);
+			(void)cm_http_fields_set(f, "ETag", weak);
+		}
+		if (x->down_framing != CM_HTTP_FRAMING_NONE)
+			x->down_framing = agent10 ? CM_HTTP_FRAMING_CLOSE :
+			    CM_HTTP_FRAMING_CHUNKED;
+	}
 	if (x->down_framing == CM_HTTP_FRAMING_CLOSE || x->draining ||
 	    cm_worker_draining(x->c->ew->w))
 		x->keep_agent = 0;
-	eg_xchg_strip_response(f);
 	if (!x->keep_agent) {
 		if (cm_http_fields_add(f, "Connection", "close") == -1)
 			return (-1);
@@ -681,38 +790,43 @@ eg_xchg_response_head(struct eg_xchg *x, struct cm_http_msg *resp)
 	    f, x->down_framing, x->down_length, &why));
 }
 
-/* Relays released response bytes; 1 when the response is complete. */
+int
+eg_xchg_down(struct eg_xchg *x, struct evbuffer *data, size_t n)
+{
+	struct evbuffer	*out = bufferevent_get_output(x->c->bev);
+	struct evbuffer	*piece;
+
+	if (n == 0)
+		return (0);
+	x->bytes_down += n;
+	if (x->down_framing != CM_HTTP_FRAMING_CHUNKED)
+		return (evbuffer_remove_buffer(data, out, n) == (int)n ? 0 : -1);
+	if ((piece = evbuffer_new()) == NULL)
+		return (-1);
+	evbuffer_remove_buffer(data, piece, n);
+	(void)cm_http_write_chunk(out, piece);
+	evbuffer_free(piece);
+	return (0);
+}
+
+void
+eg_xchg_down_end(struct eg_xchg *x)
+{
+	if (x->down_framing == CM_HTTP_FRAMING_CHUNKED)
+		(void)cm_http_write_last_chunk(bufferevent_get_output(
+		    x->c->bev), cm_http_parser_trailers(x->rparser));
+}
+
+/* Relays response bytes; 1 when the response is complete. */
 static int
 eg_xchg_relay_down(struct eg_xchg *x, int final)
 {
-	struct evbuffer		*out = bufferevent_get_output(x->c->bev);
-	struct eg_refusal	 r;
-	long			 safe;
-
-	if ((safe = eg_dlp_response(x, x->rbody, final, &r)) < 0) {
-		eg_log_event_snap(x->c, x->snap, 1, CM_LOG_WARN, "block",
-		    json_pack("{s:s,s:s}", "host", x->r.host, "reason",
-		    r.reason));
-		eg_conn_close(x->c, r.reason);
+	if (x->inb != NULL)
+		return (eg_inbound_body(x, final));
+	if (eg_xchg_down(x, x->rbody, evbuffer_get_length(x->rbody)) == -1)
 		return (-1);
-	}
-	if (safe > 0) {
-		x->bytes_down += (uint64_t)safe;
-		if (x->down_framing == CM_HTTP_FRAMING_CHUNKED) {
-			struct evbuffer *piece = evbuffer_new();
-
-			if (piece == NULL)
-				return (-1);
-			evbuffer_remove_buffer(x->rbody, piece, (size_t)safe);
-			(void)cm_http_write_chunk(out, piece);
-			evbuffer_free(piece);
-		} else
-			evbuffer_remove_buffer(x->rbody, out, (size_t)safe);
-	}
-	if (final && evbuffer_get_length(x->rbody) == 0) {
-		if (x->down_framing == CM_HTTP_FRAMING_CHUNKED)
-			(void)cm_http_write_last_chunk(out,
-			    cm_http_parser_trailers(x->rparser));
+	if (final) {
+		eg_xchg_down_end(x);
 		return (1);
 	}
 	return (0);
@@ -730,6 +844,13 @@ eg_xchg_response_body(struct eg_xchg *x)
 
 	for (;;) {
 		have = evbuffer_get_length(aout) + evbuffer_get_length(x->rbody);
+		/* Buffering for a whole-body scan takes more than io_buffer. */
+		if (x->inb != NULL) {
+			size_t room = eg_inbound_room(x);
+
+			have = evbuffer_get_length(aout);
+			cap = have + room;
+		}
 		if (have >= cap) {
 			/* The agent is slow: wait for its output to drain. */
 			bufferevent_disable(eg_up_bev(x->up), EV_READ);
@@ -741,9 +862,14 @@ eg_xchg_response_body(struct eg_xchg *x)
 			eg_conn_close(x->c, "upstream_protocol_error");
 			return;
 		}
-		done = eg_xchg_relay_down(x, rc == 1);
-		if (done == -1 || x->c->dead)
-			return;
+		{
+			struct eg_conn *c = x->c;
+
+			done = eg_xchg_relay_down(x, rc == 1);
+			/* -1: refused or aborted, and x may be gone. */
+			if (done == -1 || c->dead || c->x != x)
+				return;
+		}
 		if (done == 1) {
 			eg_xchg_finish(x);
 			return;
@@ -902,6 +1028,20 @@ eg_xchg_up_read_cb(struct bufferevent *bev, void *arg)
 		return;
 	}
 	x->state = EG_X_RESP;
+	switch (eg_inbound_start(x, resp, &r)) {
+	case -1:
+		r.close = 1;
+		eg_xchg_fail(x, &r);
+		return;
+	case 0:
+		if (eg_xchg_head_out(x, 0) == -1) {
+			eg_conn_close(x->c, "out_of_memory");
+			return;
+		}
+		break;
+	default:
+		break;	/* inbound writes the head when it is due */
+	}
 	eg_xchg_response_body(x);
 }
 

@@ -19,6 +19,9 @@ struct eg_dial;
 struct eg_up;
 struct event;
 struct eg_dlp_x;
+struct cm_decode;
+struct eg_inbound;
+struct evbuffer;
 struct eg_refusal;
 
 enum eg_xchg_state {
@@ -77,7 +80,11 @@ struct eg_xchg {
 	int			 up_idle_s;	/* origin's Keep-Alive timeout */
 	int			 ws;		/* counted as a WebSocket */
 	int			 body_held;	/* a hold decides the body */
+	struct cm_decode	*req_dec;	/* owned: a coded request body */
+	struct evbuffer		*body_raw;	/* owned: coded bytes to decode */
+	int			 req_decoding;	/* body is forwarded decoded */
 	struct eg_dlp_x		*dlp;		/* owned: scan state, hold */
+	struct eg_inbound	*inb;		/* owned: response scanning */
 	int			 keep_agent;	/* agent keep-alive after this */
 	int			 up_reusable;
 	struct event		*timer;		/* owned: headers / io idle */
@@ -104,6 +111,14 @@ void		 eg_xchg_head_released(struct eg_xchg *x);
 void		 eg_xchg_body_released(struct eg_xchg *x);
 /* Refuses (before the response began) or cuts the connection. */
 void		 eg_xchg_refuse(struct eg_xchg *x, const struct eg_refusal *r);
+/* Writes the response head (decoded: the body goes out decoded). */
+int		 eg_xchg_head_out(struct eg_xchg *x, int decoded);
+/* Frames n bytes of data towards the agent; 0 or -1. */
+int		 eg_xchg_down(struct eg_xchg *x, struct evbuffer *data, size_t n);
+/* The last chunk (chunked framing) after the last byte. */
+void		 eg_xchg_down_end(struct eg_xchg *x);
+/* The response is complete: pool, log, next request. */
+void		 eg_xchg_finish(struct eg_xchg *x);
 /* After a 101: moves bytes from one side to the other. */
 void		 eg_xchg_ws_relay(struct eg_xchg *x, int from_agent);
 

@@ -40,6 +40,9 @@ void		 gg_up_end(struct gg_up *u);
 int		 gg_up_cancelled(struct gg_up *u);
 /* Credentials, certificate check and progress hooks; payload is u. */
 void		 gg_up_callbacks(struct gg_up *u, git_remote_callbacks *cb);
+/* The caller's data for its own callbacks (their payload is u). */
+void		 gg_up_set_user(struct gg_up *u, void *user);
+void		*gg_up_user(struct gg_up *u);
 /* Progress seen (the gate's own callbacks call this). */
 void		 gg_up_progress(struct gg_up *u);
 /*

@@ -46,7 +46,18 @@ like "$(pcurl -s "https://origin.test/api/x?q=$pct")" 'known-secret:EGRESS_TOKEN
 like "$(pcurl -s https://origin.test/api/x -H 'Content-Type: application/json' -d "{\"c\":\"$CANARY\"}")" \
     'known-secret:BLUE_OWL_SECRET' "30: the canary in JSON"
 
-# 31: unscannable coding; fullwidth evasion (also on the redact route).
+# 31: a gzip body with T0: decoded for the scan.
+printf 'v=%s' "$T0" | gzip -c >"$BB_T/t0.gz"
+is "$(code https://origin.test/api/x -H 'Content-Encoding: gzip' --data-binary @"$BB_T/t0.gz")" 403 "31: gzip body holding T0: 403"
+like "$(cat "$BB_T/body")" 'known-secret:EGRESS_TOKEN_0' "31: named as the known secret"
+printf 'nothing to see here' | gzip -c >"$BB_T/clean.gz"
+out=$(pcurl -s https://origin.test/api/x -H 'Content-Encoding: gzip' --data-binary @"$BB_T/clean.gz")
+is "$(printf '%s' "$out" | jq -r .body_sha256)" "$(sha256sum "$BB_T/clean.gz" | cut -d' ' -f1)" \
+    "31: a clean gzip body leaves as it came"
+printf 'not gzip at all' >"$BB_T/fake.gz"
+is "$(code https://origin.test/api/x -H 'Content-Encoding: gzip' --data-binary @"$BB_T/fake.gz")" 403 \
+    "31: a corrupt gzip body: 403 unscannable_encoding"
+# unscannable coding; fullwidth evasion (also on the redact route).
 is "$(code https://origin.test/api/x -H 'Content-Encoding: zstd' --data-binary x)" 403 "31: zstd body: 403"
 like "$(cat "$BB_T/body")" 'unscannable_encoding' "31: reason unscannable_encoding"
 fw=$(python3 -c 'import sys; print("".join(chr(ord(c)+0xFEE0) if "!"<=c<="~" else c for c in sys.argv[1]))' "$GHP")

@@ -86,11 +86,13 @@ like "$(cat "$BB_T/e20")" 'no approval queue in .*is the bottle' "20: ... and sa
 # ---- 13: the rate limit ---------------------------------------------------------
 restart 1
 S=$(sv_init)
+p13=()
 for i in 1 2 3 4 5 6 7 8 9 10; do
 	SV_ID=$i sv_tool "$S" egress-block "{\"host\":\"h$i.test\",\"justification\":\"host $i\"}" \
 	    >/dev/null &
+	p13+=($!)
 done
-wait
+wait "${p13[@]}"
 pend=$(( $(sv_op list --json | jq '[.[] | select(.kind=="egress-block" or .kind=="capability-block")] | length') ))
 ok $([ "$pend" -ge 10 ] && echo 0 || echo 1) "13: ten distinct calls go pending ($pend pending)"
 sv_tool "$S" egress-block '{"host":"h11.test","justification":"one too many"}'

@@ -57,6 +57,14 @@ put() {
 get() { jq -r --arg k "$1" '.[$k] // empty' "$RES"; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+# "BUSY TOTAL" clock ticks of every CPU so far.
+cpu_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
+# Ticks used by PID (and, for this shell, by the children it reaped).
+pid_ticks() {
+	sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null |
+	    awk -v c="$2" '{print $12 + $13 + (c ? $14 + $15 : 0)}'
+}
+CPU0=$(cpu_ticks)
 
 # ---- the machine --------------------------------------------------------
 put machine "$(jq -n --arg nproc "$(nproc)" \
@@ -144,6 +152,7 @@ CTL2=$(bb_free_port)
 bb_bg "$BB_SIDECAR" run --config-dir "$CONF2" --state-dir "$BB_T/state-pool" \
     --listen-control "127.0.0.1:$CTL2" --services egress --workers 0 \
     --listen-egress "127.0.0.1:$PX2" 2>>"$BB_T/sidecar-pool.stderr"
+POOL_PID=${BB_PIDS[${#BB_PIDS[@]}-1]}
 bb_wait_http "http://127.0.0.1:$CTL2/readyz" 10 ||
     die "the second bb-sidecar did not start"
 
@@ -317,6 +326,19 @@ done
 put services "$(jq -n --arg s "$(grep -o '"services":\[[^]]*\]' \
     "$BB_T/start.err" | tail -1 | sed 's/"services"://')" '$s')"
 put load_after "\"$(loadavg)\""
+# What the rest of the machine took meanwhile: every CPU's busy time less
+# ours (this script's reaped children, and the peers still running).
+CPU1=$(cpu_ticks)
+ours=$(pid_ticks $$ 1)
+for p in $ORIGIN_PID $SIDECAR_PID $POOL_PID ${MITM_PID:-}; do
+	ours=$((ours + $(pid_ticks $p 0)))
+done
+put cpu "$(jq -n --arg a "$CPU0" --arg b "$CPU1" --argjson ours "$ours" '
+    ($a | split(" ") | map(tonumber)) as $a |
+    ($b | split(" ") | map(tonumber)) as $b |
+    {total: ($b[1] - $a[1]), busy: ($b[0] - $a[0]), ours: $ours,
+     others_pct: ((($b[0] - $a[0]) - $ours) / ($b[1] - $a[1]) * 100 |
+     if . < 0 then 0 else . end | round)}')"
 put routes "$ROUTES_N"
 put rounds "$ROUNDS"
 put seconds "$SECS"
@@ -339,8 +361,8 @@ def ka_ok(x; d; m): x != null and d != null and x >= 0.5 * d and
     (m == null or x >= 20 * m);
 def lat(j): "\(j.p50_ms | f2) / \(j.p99_ms | f2)\(if j != null and j.rps < 0.95 * j.rate_target
     then " (saturated: \(j.rps | r0) req/s)" else "" end)";
-def per1k(j): if j == null or j.requests == 0 then "—"
-    else ((j.up_new // 0) / ((j.requests // 1) + 0) * 1000 | round | tostring) end;
+def per1k(j): if j == null or (j.requests_total // 0) == 0 then "—"
+    else ((j.up_new // 0) / j.requests_total * 1000 | round | tostring) end;
 . as $r |
 ($r.ka64_direct.rps) as $d64 | ($r.ka64_mitm.rps) as $m64 |
 ($r.ka8_direct.rps) as $d8 | ($r.ka8_mitm.rps) as $m8 |
@@ -348,7 +370,7 @@ def per1k(j): if j == null or j.requests == 0 then "—"
 ($r.idle_w4.rss_kb_median) as $w4 | ($r.idle_w1.rss_kb_median) as $w1 |
 "# make perf: egress and runtime",
 "",
-"\($r.machine.date); \($r.machine.nproc) CPUs (\($r.machine.cpu)); \($r.machine.kernel); load average \($r.machine.load_before) before, \($r.load_after) after; CFLAGS `\($r.machine.cflags)`; \($r.machine.mitmproxy).",
+"\($r.machine.date); \($r.machine.nproc) CPUs (\($r.machine.cpu)); \($r.machine.kernel); load average \($r.machine.load_before) before, \($r.load_after) after; other processes took \($r.cpu.others_pct)% of all CPU time during the run; CFLAGS `\($r.machine.cflags)`; \($r.machine.mitmproxy).",
 "",
 "Keep-alive rows: best of \($r.rounds) interleaved rounds, \($r.seconds) s each after \($r.warmup) s warm-up; other rows one run each. 1 KiB responses from bbt-origin (`/bytes/1024`). \"pool 64\" is bb-sidecar with `egress.limits.pool_idle_per_origin: 64`, everything else default; targets are judged on the default column.",
 "",

@@ -415,7 +415,8 @@ bbp_lgconn_step(struct bbp_conn *c)
 			}
 			if (rc == 0)
 				break;
-			c->status = cm_http_msg_status(cm_http_parser_msg(c->p));
+			c->status = cm_http_msg_status(
+			    cm_http_parser_msg(c->p));
 			if (c->status != 200) {
 				char	 d[48];
 

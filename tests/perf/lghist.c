@@ -24,7 +24,7 @@ bbp_lghist_index(uint64_t v)
 		v = (UINT64_C(1) << BBP_HIST_MAX_BITS) - 1;
 	msb = 63 - (unsigned)__builtin_clzll(v);
 	shift = msb - BBP_HIST_SUB_BITS;
-	/* Octave shift+1 starts at (shift+1)*SUB; v>>shift is in [SUB, 2SUB). */
+	/* Octave shift+1 starts at (shift+1)*SUB; v>>shift is in [SUB,2SUB). */
 	return (((size_t)(shift + 1) << BBP_HIST_SUB_BITS) +
 	    (size_t)((v >> shift) - SUB));
 }

@@ -253,7 +253,8 @@ bbp_lgstart_main(const struct bbp_opts *o)
 	    bbp_lgstart_median(sd, o->runs), "rss_kb_median",
 	    bbp_lgstart_median(rss, o->runs), "each", a);
 	if (j != NULL) {
-		(void)json_dumpf(j, stdout, JSON_COMPACT | JSON_REAL_PRECISION(6));
+		(void)json_dumpf(j, stdout, JSON_COMPACT |
+		    JSON_REAL_PRECISION(6));
 		fputc('\n', stdout);
 	}
 	json_decref(j);

@@ -277,7 +277,8 @@ bbp_loadgen_report(const struct bbp_opts *o)
 	struct bbp_hist	*h;
 	struct bbp_thread *t;
 	json_t		*j;
-	uint64_t	 ok = 0, err = 0, err_all = 0, tun = 0, bytes = 0;
+	uint64_t	 ok = 0, ok_all = 0, err = 0, err_all = 0, tun = 0;
+	uint64_t	 bytes = 0;
 	uint64_t	 late = 0, dropped = 0, last = 0;
 	const char	*first = NULL;
 	double		 win;
@@ -289,6 +290,7 @@ bbp_loadgen_report(const struct bbp_opts *o)
 		t = &bbp_loadgen_threads[i];
 		bbp_lghist_merge(h, &t->hist);
 		ok += t->ok;
+		ok_all += t->ok_all;
 		err += t->errors;
 		err_all += t->errors_all;
 		tun += t->tunnels;
@@ -306,11 +308,12 @@ bbp_loadgen_report(const struct bbp_opts *o)
 	if (last > o->end_us)
 		last = o->end_us;
 	win = last > o->rec_us ? (double)(last - o->rec_us) / 1e6 : 0;
-	j = json_pack("{s:s?,s:s,s:i,s:i,s:f,s:I,s:f,s:I,s:I,s:f,s:f,s:f,"
-	    "s:f,s:f,s:f,s:I,s:I,s:f,s:I}",
+	j = json_pack("{s:s?,s:s,s:i,s:i,s:f,s:I,s:I,s:f,s:I,s:I,s:f,s:f,"
+	    "s:f,s:f,s:f,s:f,s:I,s:I,s:f,s:I}",
 	    "label", o->label, "mode", bbp_loadgen_mode_name(o->mode),
 	    "conns", o->conns, "threads", o->threads, "duration_s", win,
-	    "requests", (json_int_t)ok, "rps", win > 0 ? (double)ok / win : 0,
+	    "requests", (json_int_t)ok, "requests_total", (json_int_t)ok_all,
+	    "rps", win > 0 ? (double)ok / win : 0,
 	    "errors", (json_int_t)err, "errors_total", (json_int_t)err_all,
 	    "p50_ms", bbp_lghist_quantile(h, 0.50) / 1e3,
 	    "p90_ms", bbp_lghist_quantile(h, 0.90) / 1e3,
@@ -327,7 +330,8 @@ bbp_loadgen_report(const struct bbp_opts *o)
 	if (j != NULL && first != NULL)
 		(void)json_object_set_new(j, "first_error", json_string(first));
 	if (j != NULL) {
-		(void)json_dumpf(j, stdout, JSON_COMPACT | JSON_REAL_PRECISION(6));
+		(void)json_dumpf(j, stdout, JSON_COMPACT |
+		    JSON_REAL_PRECISION(6));
 		fputc('\n', stdout);
 		(void)fflush(stdout);
 	}

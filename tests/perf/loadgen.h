@@ -76,16 +76,16 @@ struct bbp_opts {
 	enum bbp_mode		 mode;
 	struct sockaddr_storage	 dial;		/* proxy or origin */
 	socklen_t		 dial_len;
-	const char		*tunnel;	/* CONNECT authority; NULL: direct */
+	const char		*tunnel;	/* CONNECT to; NULL: direct */
 	const char		*sni;		/* SNI and the name verified */
 	const char		*host;		/* Host field */
 	const char		*path;
 	const char		*cafile;
 	const char		*label;
-	const char		*ready_file;	/* idle: written once all are held */
+	const char		*ready_file;	/* idle: once all are held */
 	int			 conns;
 	int			 threads;
-	int			 concurrency;	/* idle: tunnels in setup at once */
+	int			 concurrency;	/* idle: in setup at once */
 	double			 duration_s;
 	double			 warmup_s;
 	double			 rate;		/* rate: requests/s in total */
@@ -102,9 +102,9 @@ struct bbp_opts {
 	char			*connect;	/* the CONNECT head */
 	size_t			 connect_len;
 	uint64_t		 t0_us;		/* all threads start here */
-	uint64_t		 sched_us;	/* rate: the first request is due */
-	uint64_t		 rec_us;	/* responses count from here ... */
-	uint64_t		 end_us;	/* ... to here (exclusive) */
+	uint64_t		 sched_us;	/* rate: first one due */
+	uint64_t		 rec_us;	/* responses count from */
+	uint64_t		 end_us;	/* ... to (exclusive) */
 };
 
 struct bbp_conn;
@@ -130,10 +130,10 @@ struct bbp_thread {
 	uint64_t		 ok_all;	/* warm-up included */
 	uint64_t		 errors;	/* recorded failures */
 	uint64_t		 errors_all;
-	uint64_t		 tunnels;	/* tunnels (or TLS conns) set up */
+	uint64_t		 tunnels;	/* TLS sessions set up */
 	uint64_t		 body_bytes;
-	uint64_t		 dropped;	/* idle: closed by the peer while held */
-	uint64_t		 late;		/* rate: sent after their due time */
+	uint64_t		 dropped;	/* idle: held, then closed */
+	uint64_t		 late;		/* rate: sent past due */
 	char			 err[BBP_ERR_BYTES];	/* first failure */
 };
 

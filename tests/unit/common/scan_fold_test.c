@@ -17,8 +17,6 @@
 #include "common/scan_fold.h"
 #include "tests/unit/common/scan_testlib.h"
 
-int	cm_fold_table_ok(void);
-
 static uint32_t
 fold1(uint32_t cp)
 {

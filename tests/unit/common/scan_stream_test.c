@@ -251,6 +251,67 @@ test_random_splits_views(void **state)
 	random_splits(*state, &o, 88172645u, 60);
 }
 
+/* Random texts of random fragments, random splits, every option. */
+static void
+test_random_texts(void **state)
+{
+	static const char *const frag[] = {
+		"ghp_{A36}", "AKIA{K16}", " ", "-", "%", "%6", "%67", "\\u00",
+		"\\u0067", "\xef\xbd\x87", "\xe2\x80\x8b", "Bearer ",
+		"eyJ{S12}.", "eyJ{S12}.{S16}", "-----BEGIN RSA PRIV{}ATE KEY-----",
+		"-----END RSA PRIV{}ATE KEY-----", "\n", "{B64}", "{A20}", "hf_",
+		"{M34}", "sk-", "{A48}", "xoxb-", "Q~", "0Q~{Z31}", "+", "=",
+		"\"", "{L5}", "AccountKey=", "{B86}==",
+	};
+	struct fx		*f = *state;
+	struct cm_scan_opts	 o;
+	struct cm_scan_hits	 w, st;
+	struct tl_buf		 b;
+	static struct tl_buf	 txt;
+	size_t			 cuts[256], n, k, at, i;
+	uint32_t		 x = 123456789u;
+	char			 tmp[64];
+	int			 r;
+
+	for (r = 0; r < 20000; r++) {
+		txt.n = 0;
+		for (k = 0, n = 10 + rnd(&x) % 60; k < n; k++) {
+			if (rnd(&x) % 7 == 0) {
+				/* A piece of a secret, raw or separated. */
+				size_t a = rnd(&x) % 30, l = 8 + rnd(&x) % 12;
+
+				if (rnd(&x) % 2) {
+					for (i = 0; i < l && a + i < 40; i++) {
+						tmp[2 * i] = f->t0[a + i];
+						tmp[2 * i + 1] = '.';
+					}
+					tl_put(&txt, tmp, 2 * i);
+				} else
+					tl_put(&txt, f->t0 + a, a + l > 40 ?
+					    40 - a : l);
+				continue;
+			}
+			tl_expand(&b, frag[rnd(&x) % (sizeof(frag) /
+			    sizeof(frag[0]))], rnd(&x) % 64);
+			tl_put(&txt, b.s, b.n);
+		}
+		o.surface = rnd(&x) % 2 ? CM_SCAN_SURF_BODY : CM_SCAN_SURF_HOST;
+		o.detectors = CM_SCAN_DEFAULT_DETECTORS;
+		o.views = rnd(&x) % 8;
+		whole(f, &o, txt.s, txt.n, &w);
+		for (k = 0, at = 0; k < 256; k++) {
+			at += 1 + rnd(&x) % 50;
+			if (at >= txt.n)
+				break;
+			cuts[k] = at;
+		}
+		stream(f, &o, txt.s, txt.n, cuts, k, &st);
+		same_hits(&w, &st);
+		cm_scan_hits_free(&w);
+		cm_scan_hits_free(&st);
+	}
+}
+
 /* Every split point of a short text with a secret across it. */
 static void
 test_every_split_point(void **state)
@@ -416,6 +477,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_splits_raw),
 		cmocka_unit_test(test_random_splits_views),
+		cmocka_unit_test(test_random_texts),
 		cmocka_unit_test(test_every_split_point),
 		cmocka_unit_test(test_pem_holds_until_end),
 		cmocka_unit_test(test_small_hold_without_candidates),

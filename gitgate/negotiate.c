@@ -1,0 +1,428 @@
+/*
+ * The have/ACK exchange and shallow computation of upload-pack v0/v1,
+ * ported from git 2.39's upload-pack.c and shallow.c so that the
+ * ACK/NAK sequence a client sees is the one git daemon would send
+ * (spec/gitgate.md §6.3, §6.4, test 5).  Job threads only.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "gitgate/mirror.h"
+#include "gitgate/negotiate.h"
+#include "gitgate/pktline.h"
+
+struct gg_neg *
+gg_neg_new(const struct gg_cfg *cfg, const struct gg_repo *repo,
+    struct gg_refs *refs, int stateless)
+{
+	struct gg_neg	*n;
+
+	if ((n = calloc(1, sizeof(*n))) == NULL)
+		return (NULL);
+	if ((n->out = evbuffer_new()) == NULL) {
+		free(n);
+		return (NULL);
+	}
+	n->cfg = cfg;
+	n->repo = repo;
+	n->refs = gg_refs_ref(refs);
+	n->stateless = stateless;
+	n->pack_fd = -1;
+	gg_oidset_init(&n->they_have, 0);
+	gg_oidset_init(&n->registered, 0);
+	gg_oidset_init(&n->edges_extra, 0);
+	return (n);
+}
+
+void
+gg_neg_free(struct gg_neg *n)
+{
+	if (n == NULL)
+		return;
+	gg_oidvec_free(&n->wants);
+	gg_oidvec_free(&n->shallows);
+	gg_oidvec_free(&n->haves);
+	gg_oidvec_free(&n->common);
+	gg_oidvec_free(&n->extra_wants);
+	gg_oidset_free(&n->they_have);
+	gg_oidset_free(&n->registered);
+	gg_oidset_free(&n->edges_extra);
+	gg_refs_unref(n->refs);
+	evbuffer_free(n->out);
+	if (n->pack_fd != -1)
+		(void)close(n->pack_fd);
+	free(n);
+}
+
+/* A commit behind oid (peeling tags), or NULL for other objects. */
+static git_commit *
+gg_neg_commit(git_repository *repo, const git_oid *oid)
+{
+	git_object	*o = NULL, *p = NULL;
+	git_commit	*c = NULL;
+
+	if (git_object_lookup(&o, repo, oid, GIT_OBJECT_ANY) != 0)
+		return (NULL);
+	if (git_object_type(o) == GIT_OBJECT_COMMIT)
+		return ((git_commit *)o);
+	if (git_object_type(o) == GIT_OBJECT_TAG &&
+	    git_object_peel(&p, o, GIT_OBJECT_COMMIT) == 0)
+		c = (git_commit *)p;
+	git_object_free(o);
+	return (c);
+}
+
+int
+gg_neg_check_wants(struct gg_neg *n, git_repository *repo)
+{
+	char		 hex[GIT_OID_HEXSZ + 1];
+	git_commit	*c;
+	size_t		 i, r;
+	int		 ok;
+
+	for (i = 0; i < n->wants.n; i++) {
+		const git_oid *w = &n->wants.v[i];
+
+		if (gg_refs_has_oid(n->refs, w))
+			continue;
+		ok = 0;
+		/* §6.2: stateless requests may want anything reachable. */
+		if (n->stateless && (c = gg_neg_commit(repo, w)) != NULL) {
+			for (r = 0; r < n->refs->n && !ok; r++) {
+				const struct gg_ref *ref = &n->refs->v[r];
+				const git_oid *tip = ref->has_peeled ?
+				    &ref->peeled : &ref->oid;
+
+				if (git_oid_equal(tip, git_commit_id(c)) ||
+				    git_graph_descendant_of(repo, tip,
+				    git_commit_id(c)) == 1)
+					ok = 1;
+			}
+			git_commit_free(c);
+		}
+		if (!ok) {
+			git_oid_tostr(hex, sizeof(hex), w);
+			(void)snprintf(n->err, sizeof(n->err),
+			    "upload-pack: not our ref %s", hex);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/*
+ * git's get_shallow_commits(): a depth-first walk from the wants that
+ * gives each commit its smallest depth; commits at depth N are the new
+ * shallow boundary (result), the ones above it are "not shallow".
+ */
+static int
+gg_neg_shallow_walk(struct gg_neg *n, git_repository *repo,
+    struct gg_oidvec *result, struct gg_oidset *not_shallow)
+{
+	struct gg_oidset	 depths;
+	struct gg_oidvec	 stack = { 0 };
+	git_commit		*commit = NULL, *p;
+	git_oid			 cur;
+	size_t			 i = 0;
+	unsigned		 k, np;
+	int			 cur_depth = 0, d, rc = -1, have = 0;
+
+	gg_oidset_init(&depths, 1);
+	for (;;) {
+		if (!have) {
+			if (i < n->wants.n) {
+				if ((commit = gg_neg_commit(repo,
+				    &n->wants.v[i++])) == NULL)
+					continue;
+				git_oid_cpy(&cur, git_commit_id(commit));
+				git_commit_free(commit);
+				if (gg_oidset_put(&depths, &cur, 0) == -1)
+					goto out;
+				cur_depth = 0;
+			} else if (stack.n > 0) {
+				git_oid_cpy(&cur, &stack.v[--stack.n]);
+				(void)gg_oidset_get(&depths, &cur, &cur_depth);
+			} else
+				break;
+			have = 1;
+		}
+		if (atomic_load(&n->cancel))
+			goto out;
+		if (git_commit_lookup(&commit, repo, &cur) != 0)
+			goto out;
+		cur_depth++;
+		if (n->depth != GG_DEPTH_INFINITE && cur_depth >= n->depth) {
+			if (gg_oidvec_push(result, &cur) == -1)
+				goto out;
+			git_commit_free(commit);
+			have = 0;
+			continue;
+		}
+		if (gg_oidset_add(not_shallow, &cur) == -1)
+			goto out;
+		have = 0;
+		np = git_commit_parentcount(commit);
+		for (k = 0; k < np; k++) {
+			const git_oid *po = git_commit_parent_id(commit, k);
+
+			if (gg_oidset_get(&depths, po, &d)) {
+				if (cur_depth >= d)
+					continue;
+			}
+			if (gg_oidset_put(&depths, po, cur_depth) == -1)
+				goto out;
+			if (k + 1 < np) {
+				if (gg_oidvec_push(&stack, po) == -1)
+					goto out;
+			} else {
+				git_oid_cpy(&cur, po);
+				have = 1;
+			}
+		}
+		(void)p;
+		git_commit_free(commit);
+		commit = NULL;
+		if (have)
+			(void)gg_oidset_get(&depths, &cur, &cur_depth);
+	}
+	rc = 0;
+out:
+	git_commit_free(commit);
+	gg_oidvec_free(&stack);
+	gg_oidset_free(&depths);
+	return (rc);
+}
+
+int
+gg_neg_deepen(struct gg_neg *n, git_repository *repo)
+{
+	struct gg_oidvec	 result = { 0 };
+	struct gg_oidset	 not_shallow, client;
+	git_commit		*c;
+	char			 hex[GIT_OID_HEXSZ + 1];
+	size_t			 i, j;
+	int			 rc = -1;
+
+	gg_oidset_init(&not_shallow, 0);
+	gg_oidset_init(&client, 0);
+	for (i = 0; i < n->shallows.n; i++)
+		(void)gg_oidset_add(&client, &n->shallows.v[i]);
+	if (n->depth == GG_DEPTH_INFINITE) {
+		/* The mirror is never shallow: everything unshallows. */
+		for (i = 0; i < n->shallows.n; i++)
+			(void)gg_oidset_add(&not_shallow, &n->shallows.v[i]);
+	} else if (gg_neg_shallow_walk(n, repo, &result, &not_shallow) == -1) {
+		(void)snprintf(n->err, sizeof(n->err), "bb-sidecar: cannot "
+		    "compute the shallow boundary");
+		goto out;
+	}
+	/* git prepends to its result list: the newest comes out first. */
+	for (j = result.n; j > 0; j--) {
+		const git_oid *o = &result.v[j - 1];
+
+		if (gg_oidset_has(&client, o) || gg_oidset_has(&not_shallow, o))
+			continue;
+		git_oid_tostr(hex, sizeof(hex), o);
+		(void)gg_pktline_printf(n->out, "shallow %s\n", hex);
+		(void)gg_oidset_add(&n->registered, o);
+	}
+	for (i = 0; i < n->shallows.n; i++) {
+		const git_oid *o = &n->shallows.v[i];
+
+		if (gg_oidset_has(&not_shallow, o)) {
+			git_oid_tostr(hex, sizeof(hex), o);
+			(void)gg_pktline_printf(n->out, "unshallow %s\n", hex);
+			if (git_commit_lookup(&c, repo, o) == 0) {
+				for (j = 0; j < git_commit_parentcount(c); j++)
+					(void)gg_oidvec_push(&n->extra_wants,
+					    git_commit_parent_id(c, j));
+				git_commit_free(c);
+			}
+			(void)gg_oidset_add(&n->edges_extra, o);
+		}
+		(void)gg_oidset_add(&n->registered, o);
+	}
+	n->deepened = 1;
+	rc = 0;
+out:
+	gg_oidvec_free(&result);
+	gg_oidset_free(&not_shallow);
+	gg_oidset_free(&client);
+	return (rc);
+}
+
+/*
+ * git's ok_to_give_up(): every want reaches a commit the client has,
+ * walking parents no older than the oldest have.
+ */
+static int
+gg_neg_reaches(struct gg_neg *n, git_repository *repo, const git_oid *start)
+{
+	struct gg_oidset	 seen;
+	struct gg_oidvec	 stack = { 0 };
+	git_commit		*c;
+	git_oid			 cur;
+	unsigned		 k;
+	int			 found = 0;
+
+	gg_oidset_init(&seen, 0);
+	if (gg_oidvec_push(&stack, start) == -1)
+		goto out;
+	(void)gg_oidset_add(&seen, start);
+	while (stack.n > 0 && !found) {
+		git_oid_cpy(&cur, &stack.v[--stack.n]);
+		if (gg_oidset_has(&n->they_have, &cur)) {
+			found = 1;
+			break;
+		}
+		if (atomic_load(&n->cancel) ||
+		    git_commit_lookup(&c, repo, &cur) != 0)
+			break;
+		for (k = 0; k < git_commit_parentcount(c); k++) {
+			const git_oid *po = git_commit_parent_id(c, k);
+			git_commit *pc;
+
+			if (gg_oidset_has(&n->they_have, po)) {
+				found = 1;
+				break;
+			}
+			if (gg_oidset_add(&seen, po) != 1)
+				continue;
+			if (git_commit_lookup(&pc, repo, po) != 0)
+				continue;
+			if (git_commit_time(pc) >= n->oldest_have)
+				(void)gg_oidvec_push(&stack, po);
+			git_commit_free(pc);
+		}
+		git_commit_free(c);
+	}
+out:
+	gg_oidvec_free(&stack);
+	gg_oidset_free(&seen);
+	return (found);
+}
+
+static int
+gg_neg_ok_to_give_up(struct gg_neg *n, git_repository *repo)
+{
+	git_commit	*c;
+	size_t		 i, nw = n->wants.n + n->extra_wants.n;
+	int		 all = 1;
+
+	if (n->common.n == 0)
+		return (0);
+	if (n->ready)
+		return (1);
+	if (n->ready_checked == n->they_have.n + 1)
+		return (0);	/* nothing new since the last "no" */
+	for (i = 0; i < nw && all; i++) {
+		const git_oid *w = i < n->wants.n ? &n->wants.v[i] :
+		    &n->extra_wants.v[i - n->wants.n];
+
+		if ((c = gg_neg_commit(repo, w)) == NULL)
+			continue;	/* not a commit: cannot tell, skip */
+		if (!gg_neg_reaches(n, repo, git_commit_id(c)))
+			all = 0;
+		git_commit_free(c);
+	}
+	if (all)
+		n->ready = 1;
+	else
+		n->ready_checked = n->they_have.n + 1;
+	return (all);
+}
+
+/* git's got_oid(): -1 unknown, 0 known already, 1 newly common. */
+static int
+gg_neg_got(struct gg_neg *n, git_repository *repo, git_odb *odb,
+    const git_oid *oid)
+{
+	git_object_t	 type;
+	size_t		 len;
+	git_commit	*c;
+	unsigned	 k;
+	int		 knew = 0;
+
+	if (git_odb_read_header(&len, &type, odb, oid) != 0)
+		return (-1);
+	if (type == GIT_OBJECT_COMMIT) {
+		if (git_commit_lookup(&c, repo, oid) != 0)
+			return (-1);
+		if (gg_oidset_add(&n->they_have, oid) == 0)
+			knew = 1;
+		if (n->oldest_have == 0 || git_commit_time(c) < n->oldest_have)
+			n->oldest_have = git_commit_time(c);
+		for (k = 0; k < git_commit_parentcount(c); k++)
+			(void)gg_oidset_add(&n->they_have,
+			    git_commit_parent_id(c, k));
+		git_commit_free(c);
+	}
+	if (!knew) {
+		(void)gg_oidvec_push(&n->common, oid);
+		return (1);
+	}
+	return (0);
+}
+
+int
+gg_neg_haves(struct gg_neg *n, git_repository *repo)
+{
+	git_odb		*odb = NULL;
+	char		 hex[GIT_OID_HEXSZ + 1], last[GIT_OID_HEXSZ + 1];
+	int		 mad = (n->caps & GG_CAP_MULTI_ACK_DETAILED) != 0;
+	int		 ma = mad || (n->caps & GG_CAP_MULTI_ACK);
+	size_t		 i;
+
+	if (git_repository_odb(&odb, repo) != 0) {
+		(void)snprintf(n->err, sizeof(n->err), "bb-sidecar: cannot "
+		    "open the mirror's objects");
+		return (-1);
+	}
+	for (i = 0; i < n->haves.n; i++) {
+		const git_oid *h = &n->haves.v[i];
+
+		git_oid_tostr(hex, sizeof(hex), h);
+		if (gg_neg_got(n, repo, odb, h) == -1) {
+			/* They have what we do not. */
+			n->got_other = 1;
+			if (ma && gg_neg_ok_to_give_up(n, repo))
+				(void)gg_pktline_printf(n->out, "ACK %s %s\n",
+				    hex, mad ? "ready" : "continue");
+			continue;
+		}
+		n->got_common = 1;
+		git_oid_cpy(&n->last, h);
+		if (mad)
+			(void)gg_pktline_printf(n->out, "ACK %s common\n", hex);
+		else if (ma)
+			(void)gg_pktline_printf(n->out, "ACK %s continue\n",
+			    hex);
+		else if (n->common.n == 1)
+			(void)gg_pktline_printf(n->out, "ACK %s\n", hex);
+	}
+	git_odb_free(odb);
+	n->haves.n = 0;
+	git_oid_tostr(last, sizeof(last), &n->last);
+	if (n->done) {
+		if (n->common.n > 0) {
+			if (ma)
+				(void)gg_pktline_printf(n->out, "ACK %s\n",
+				    last);
+		} else
+			(void)gg_pktline_printf(n->out, "NAK\n");
+		return (0);
+	}
+	if (mad && n->got_common && !n->got_other &&
+	    gg_neg_ok_to_give_up(n, repo))
+		(void)gg_pktline_printf(n->out, "ACK %s ready\n", last);
+	if (n->common.n == 0 || ma)
+		(void)gg_pktline_printf(n->out, "NAK\n");
+	n->got_common = n->got_other = 0;
+	return (0);
+}

@@ -1,0 +1,93 @@
+/*
+ * upload-pack's object negotiation (spec/gitgate.md §6.2-§6.5) as git
+ * 2.39's upload-pack does it, and the pack that follows.  A struct
+ * gg_neg is filled by the worker from the client's lines and used by one
+ * job at a time (never two at once); jobs write their pkt-lines into
+ * n->out, which the worker then sends.
+ */
+#ifndef GG_NEGOTIATE_H
+#define GG_NEGOTIATE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <git2.h>
+
+#include "gitgate/oidset.h"
+
+struct evbuffer;
+struct gg_cfg;
+struct gg_refs;
+struct gg_repo;
+
+/* Client capabilities (the first want line). */
+#define GG_CAP_MULTI_ACK_DETAILED	0x0001
+#define GG_CAP_MULTI_ACK		0x0002
+#define GG_CAP_SIDE_BAND		0x0004
+#define GG_CAP_SIDE_BAND_64K		0x0008
+#define GG_CAP_OFS_DELTA		0x0010
+#define GG_CAP_NO_PROGRESS		0x0020
+#define GG_CAP_INCLUDE_TAG		0x0040
+#define GG_CAP_THIN_PACK		0x0080
+#define GG_CAP_SHALLOW			0x0100
+#define GG_CAP_FILTER			0x0200
+
+/* git's INFINITE_DEPTH: what --unshallow sends. */
+#define GG_DEPTH_INFINITE		0x7fffffff
+
+struct gg_neg {
+	/* From the client (worker). */
+	struct gg_oidvec	 wants;
+	struct gg_oidvec	 shallows;	/* the client's shallow lines */
+	struct gg_oidvec	 haves;		/* this round's */
+	int			 depth;		/* deepen N; 0 none */
+	unsigned		 caps;
+	int			 done;		/* this round ended in done */
+	int			 stateless;
+	struct gg_refs		*refs;		/* referenced */
+	const struct gg_cfg	*cfg;
+	const struct gg_repo	*repo;
+	long long		 max_objects;	/* max_packbuild_objects */
+	atomic_int		 cancel;
+	/* Kept across rounds (jobs). */
+	struct gg_oidset	 they_have;
+	struct gg_oidvec	 common;	/* git's have_obj */
+	git_oid			 last;		/* last common have */
+	int			 got_common;
+	int			 got_other;
+	int			 ready;		/* every want reaches a have */
+	size_t			 ready_checked;	/* they_have.n at last "no" */
+	int64_t			 oldest_have;
+	/* Shallow state (deepen). */
+	struct gg_oidvec	 extra_wants;	/* parents of unshallowed */
+	struct gg_oidset	 registered;	/* treated as parentless */
+	struct gg_oidset	 edges_extra;	/* unshallowed client shallows */
+	int			 deepened;
+	/* Output of the last job. */
+	struct evbuffer		*out;		/* owned */
+	char			 err[512];	/* after a failed job: the ERR */
+	/* The pack (pack.c). */
+	int			 pack_fd;	/* -1 */
+	uint64_t		 pack_size;
+	int			 fast;
+	size_t			 pack_objects;
+	size_t			 ncommits;
+};
+
+struct gg_neg	*gg_neg_new(const struct gg_cfg *cfg, const struct gg_repo *repo,
+		    struct gg_refs *refs, int stateless);
+void		 gg_neg_free(struct gg_neg *n);
+
+/* Job threads.  Each returns 0, or -1 with n->err set. */
+/* §6.2: every want is advertised (or, stateless, reachable). */
+int		 gg_neg_check_wants(struct gg_neg *n, git_repository *repo);
+/* §6.4: the shallow/unshallow lines (no flush) into n->out. */
+int		 gg_neg_deepen(struct gg_neg *n, git_repository *repo);
+/* §6.3: this round's haves, then its flush or done, into n->out. */
+int		 gg_neg_haves(struct gg_neg *n, git_repository *repo);
+/* §6.5: builds the pack (n->pack_fd, n->pack_size). */
+int		 gg_pack_build(struct gg_neg *n, git_repository *repo,
+		    const char *tmpdir);
+
+#endif /* GG_NEGOTIATE_H */
