@@ -496,6 +496,8 @@ cm_decode_step(struct cm_decode *d, size_t i, struct evbuffer *src,
 	case CM_DECODE_DONE:
 		if (len > 0)
 			return (cm_decode_fail(d, CM_DECODE_CORRUPT,
+			    st->coding == CM_DECODE_GZIP ?
+			    "bytes after the end of the gzip stream" :
 			    st->coding == CM_DECODE_DEFLATE ?
 			    "bytes after the end of the deflate stream" :
 			    st->coding == CM_DECODE_BR ?
@@ -573,14 +575,10 @@ cm_decode_read(struct cm_decode *d, struct evbuffer *in, int eof,
 
 	if (d->err != CM_DECODE_OK)
 		goto fail;
-	if (d->done) {
-		if (evbuffer_get_length(in) > 0) {
-			(void)cm_decode_fail(d, CM_DECODE_CORRUPT,
-			    "bytes after the end of the encoded body");
-			goto fail;
-		}
+	if (d->done && evbuffer_get_length(in) == 0)
 		return (1);
-	}
+	/* Bytes after the end fall to stage 0's check, so whatever the
+	 * pieces the reason is the same. */
 	do {
 		moved = 0;
 		for (k = d->n; k-- > 0;) {

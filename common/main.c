@@ -8,12 +8,13 @@
 #include "common/cli.h"
 #include "common/service.h"
 #include "egress/service.h"
+#include "gitgate/service.h"
 #include "supervise/service.h"
 
 static const struct cm_cli_builtins bb_builtins = {
 	.svcs = {
 		[CM_SVC_EGRESS] = &eg_service,
-		[CM_SVC_GITGATE] = NULL,
+		[CM_SVC_GITGATE] = &gg_service,
 		[CM_SVC_SUPERVISE] = &sv_service,
 	},
 	.supervise = sv_operator_main,

@@ -86,7 +86,7 @@ cm_multipart_param(const char *value, const char *name, char *out,
 {
 	const char	*p = value, *pn;
 	size_t		 nlen, olen;
-	int		 want;
+	int		 want, found = 0;
 
 	if (outsz == 0)
 		return (-1);
@@ -94,23 +94,25 @@ cm_multipart_param(const char *value, const char *name, char *out,
 	while (*p != '\0' && *p != ';')
 		if (*p++ == '"')
 			return (-1);
+	/* Every parameter is checked, not only up to the one wanted. */
 	for (;;) {
 		while (*p == ' ' || *p == '\t')
 			p++;
 		if (*p == '\0')
-			return (0);
+			return (found);
 		if (*p++ != ';')
 			return (-1);
 		while (*p == ' ' || *p == '\t')
 			p++;
 		if (*p == '\0')
-			return (0);
+			return (found);
 		for (pn = p; cm_multipart_tchar((unsigned char)*p); p++)
 			;
 		nlen = (size_t)(p - pn);
 		if (nlen == 0 || *p++ != '=')
 			return (-1);
-		want = strlen(name) == nlen && strncasecmp(pn, name, nlen) == 0;
+		want = !found && strlen(name) == nlen &&
+		    strncasecmp(pn, name, nlen) == 0;
 		olen = 0;
 		if (*p == '"') {
 			for (p++; *p != '"'; p++) {
@@ -136,7 +138,7 @@ cm_multipart_param(const char *value, const char *name, char *out,
 		}
 		if (want) {
 			out[olen] = '\0';
-			return (1);
+			found = 1;
 		}
 	}
 }

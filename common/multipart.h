@@ -52,8 +52,9 @@ struct cm_multipart_cb {
  * The parameter name of a field value of the form
  * token *( OWS ";" OWS name "=" ( token / quoted-string ) ), as in
  * Content-Type and Content-Disposition: 1 with the unquoted value in out
- * (NUL-terminated), 0 when absent, -1 when the value is malformed or
- * longer than outsz - 1.  Names compare case-insensitively.
+ * (NUL-terminated), 0 when absent, -1 when any of the value is
+ * malformed or the parameter is longer than outsz - 1.  Names compare
+ * case-insensitively; the first of several wins.
  */
 int			 cm_multipart_param(const char *value,
 			    const char *name, char *out, size_t outsz);

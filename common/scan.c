@@ -317,16 +317,6 @@ cm_scan_hit_fill(const struct cm_scanset *set, const struct cm_rhit *r,
 	}
 }
 
-int
-cm_scan_same_finding(const struct cm_scan_hit *a, const struct cm_scan_hit *b)
-{
-	if (a->detector != b->detector)
-		return (0);
-	if (a->detector == CM_SCAN_KNOWN_SECRETS)
-		return (a->secret_idx == b->secret_idx);
-	return (a->rule_idx == b->rule_idx);
-}
-
 void
 cm_scan_hits_init(struct cm_scan_hits *hits)
 {
@@ -433,9 +423,12 @@ cm_scan_views(struct cm_scanner *sc, const struct cm_scanset *set,
 			h.off = sc->sv.src[r->start];
 			h.len = (size_t)(sc->sv.src[r->end - 1] +
 			    sc->sv.slen[r->end - 1] - h.off);
+			/*
+			 * A view's hit on bytes a raw hit already covers adds
+			 * nothing (it is often the raw one, merged otherwise).
+			 */
 			for (k = mark, dup = 0; k < nraw && !dup; k++)
-				dup = cm_scan_same_finding(&out->hit[k], &h) &&
-				    out->hit[k].off < h.off + h.len &&
+				dup = out->hit[k].off < h.off + h.len &&
 				    h.off < out->hit[k].off + out->hit[k].len;
 			if (!dup && cm_scan_hits_add(out, &h) == -1) {
 				sc->why = "out of memory scanning";

@@ -142,7 +142,8 @@ void	 cm_scan_hits_free(struct cm_scan_hits *hits);
  * Scans one whole buffer and appends its hits to out in order of offset.
  * Overlapping hits are reported once, under the first rule (known
  * secrets before token_patterns, then table order), covering the union
- * of their bytes.  Returns 0, or -1 and *why (allocation failure).
+ * of their bytes.  A decoded view adds only hits on bytes no raw hit
+ * covers, marked with their view.  Returns 0, or -1 and *why.
  */
 int	 cm_scan_buf(struct cm_scanner *sc, const struct cm_scanset *set,
 	    const struct cm_scan_opts *opts, const void *buf, size_t len,

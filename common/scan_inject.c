@@ -336,7 +336,7 @@ cm_inject_rules_new(struct cm_scanset *set, const char **why)
 			return (-1);
 		}
 		r->jit[i] = pcre2_jit_compile(r->code[i], PCRE2_JIT_COMPLETE |
-		    PCRE2_JIT_PARTIAL_SOFT) == 0;
+		    PCRE2_JIT_PARTIAL_HARD) == 0;
 	}
 	pcre2_compile_context_free(cc);
 	for (i = 0; i < CM_INJ_NLITS; i++) {
@@ -617,10 +617,10 @@ cm_inj_search(struct cm_inject *in, struct cm_scanner *sc,
 	while (off <= (size_t)(c->rmax - nm->base) && off <= slen) {
 		if (r->jit[c->pat])
 			rc = pcre2_jit_match(r->code[c->pat], subj, slen, off,
-			    eof ? 0 : PCRE2_PARTIAL_SOFT, sc->imd, sc->imctx);
+			    eof ? 0 : PCRE2_PARTIAL_HARD, sc->imd, sc->imctx);
 		else
 			rc = pcre2_match(r->code[c->pat], subj, slen, off,
-			    eof ? 0 : PCRE2_PARTIAL_SOFT, sc->imd, sc->imctx);
+			    eof ? 0 : PCRE2_PARTIAL_HARD, sc->imd, sc->imctx);
 		if (rc == PCRE2_ERROR_NOMATCH)
 			return (0);
 		ov = pcre2_get_ovector_pointer(sc->imd);

@@ -230,8 +230,6 @@ int	cm_scan_hits_add(struct cm_scan_hits *out,
 void	cm_scan_hit_fill(const struct cm_scanset *set,
 	    const struct cm_rhit *r, struct cm_scan_hit *h);
 void	cm_scan_hits_sort(struct cm_scan_hit *v, size_t n);
-int	cm_scan_same_finding(const struct cm_scan_hit *a,
-	    const struct cm_scan_hit *b);
 
 /* scan_rules.c */
 int	cm_scan_rules_compile(struct cm_scanset *set, const char **why);

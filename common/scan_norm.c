@@ -51,6 +51,19 @@ static const struct {
 	{ "lpar", '(' }, { "rpar", ')' }, { "num", '#' },
 };
 
+/* ASCII lower case, other bytes as they are. */
+static const unsigned char cm_norm_low[256] = {
+#define L4(i)	(i), (i) + 1, (i) + 2, (i) + 3
+#define L16(i)	L4(i), L4((i) + 4), L4((i) + 8), L4((i) + 12)
+	L16(0x00), L16(0x10), L16(0x20), L16(0x30),
+	0x40, L4(0x61), L4(0x65), L4(0x69), L4(0x6d), L4(0x71), L4(0x75),
+	0x79, 0x7a, 0x5b, 0x5c, 0x5d, 0x5e, 0x5f,
+	L16(0x60), L16(0x70), L16(0x80), L16(0x90), L16(0xa0), L16(0xb0),
+	L16(0xc0), L16(0xd0), L16(0xe0), L16(0xf0),
+#undef L16
+#undef L4
+};
+
 static const char *const cm_norm_void[] = {
 	"area", "base", "br", "col", "embed", "hr", "img", "input", "link",
 	"meta", "source", "track", "wbr",
@@ -67,6 +80,7 @@ cm_norm_init(struct cm_norm *nm, int format, int latin1)
 	nm->last = '\n';	/* leading blank lines collapse away */
 	for (c = 0; c < 256; c++)
 		nm->plain[c] = (uint8_t)cm_norm_plain(nm, (unsigned char)c);
+	nm->plain[' '] = nm->plain['\t'] = 2;
 }
 
 void
@@ -635,6 +649,33 @@ cm_norm_run(struct cm_norm *nm, const unsigned char *p, size_t n)
 	sp = nm->sp;
 	spfl = nm->spfl;
 	lpos = nm->lpos;
+	if (lpos > 0 && (!sp || spfl == fl)) {
+		/*
+		 * Mid-line, no line-start rule to apply: branch-free.  Each
+		 * byte writes two slots (a pending space, then itself) and
+		 * keeps as many as it produced; a blank keeps none.
+		 */
+		for (i = 0; i < n; i++) {
+			unsigned char	 cls;
+			size_t		 adv;
+
+			c = p[i];
+			cls = plain[c];
+			if (cls == 0)
+				break;
+			adv = (size_t)(2 - cls) * (1 + (size_t)sp);
+			orig[o] = sp ? ' ' : c;
+			low[o] = sp ? ' ' : cm_norm_low[c];
+			orig[o + 1] = c;
+			low[o + 1] = cm_norm_low[c];
+			fp[o] = fp[o + 1] = fl;
+			o += adv;
+			lpos += adv;
+			sp = cls - 1;
+		}
+		spfl = fl;	/* what a blank of this run set pending */
+		goto done;
+	}
 	for (i = 0; i < n; i++) {
 		c = p[i];
 		if (c == ' ' || c == '\t') {
@@ -659,6 +700,7 @@ cm_norm_run(struct cm_norm *nm, const unsigned char *p, size_t n)
 		fp[o++] = fl;
 		lpos++;
 	}
+ done:
 	if (o > nm->len)
 		nm->last = orig[o - 1];
 	nm->len = o;

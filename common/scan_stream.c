@@ -16,7 +16,7 @@
  * The release point is the lowest front over all lanes, mapped to raw
  * offsets, and never past the first hit not yet reported.  Final hits
  * wait in pend until then; a view's hit is dropped when the raw lane has
- * the same finding over the same bytes, exactly as cm_scan_buf() does.
+ * a hit over any of the same bytes, exactly as cm_scan_buf() does.
  * A view with nothing rewritten in its window is not scanned: its hits
  * would be the raw lane's.  It then holds back the longest match, as a
  * rewrite arriving later may complete a value that started earlier.
@@ -192,7 +192,7 @@ cm_stream_lane(struct cm_scan_stream *st, struct cm_scanner *sc,
 	return (0);
 }
 
-/* A view's hit the raw lane also has: same finding, shared bytes. */
+/* A view's hit on bytes a raw hit covers: cm_scan_buf() drops it too. */
 static int
 cm_stream_dup(const struct cm_scan_stream *st, const struct cm_scan_hit *h)
 {
@@ -204,7 +204,7 @@ cm_stream_dup(const struct cm_scan_stream *st, const struct cm_scan_hit *h)
 		for (i = 0; i < v[k]->n; i++) {
 			r = &v[k]->hit[i];
 			if (r->view == CM_SCAN_IN_RAW &&
-			    cm_scan_same_finding(r, h) &&
+			    r->detector != CM_SCAN_ENTROPY &&
 			    r->off < h->off + h->len && h->off < r->off + r->len)
 				return (1);
 		}

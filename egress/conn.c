@@ -33,6 +33,8 @@
 #include "egress/logs.h"
 #include "egress/policy.h"
 #include "egress/refuse.h"
+#include "egress/ws.h"
+#include "egress/wsrelay.h"
 #include "egress/xchg.h"
 
 static void	eg_conn_read_cb(struct bufferevent *, void *);
@@ -591,5 +593,20 @@ eg_conn_free_all(struct eg_worker *ew)
 		eg_conn_close(c, "stopped");
 		event_del(c->reap);
 		eg_conn_reap_cb(-1, 0, c);
+	}
+}
+
+void
+eg_conn_reload(struct eg_worker *ew, const struct eg_cfg *cfg)
+{
+	struct eg_conn	*c, *next;
+
+	/* A WebSocket whose host lost its route ends (§13). */
+	for (c = TAILQ_FIRST(&ew->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->x != NULL && c->x->state == EG_X_WS &&
+		    cm_routes_lookup(cfg->routes, c->x->r.host) == NULL)
+			eg_wsr_close(c->x, EG_WS_CLOSE_POLICY,
+			    "bb-sidecar: route removed");
 	}
 }

@@ -81,6 +81,9 @@ void		 eg_conn_arm_timer(struct eg_conn *c, int seconds);
 /* Drain: close idle connections now; busy ones finish. */
 void		 eg_conn_drain_worker(struct eg_worker *ew);
 void		 eg_conn_kill_worker(struct eg_worker *ew);
+/* A snapshot was published: end what the new policy no longer allows. */
+struct eg_cfg;
+void		 eg_conn_reload(struct eg_worker *ew, const struct eg_cfg *cfg);
 /* After the loop ended: frees every connection at once. */
 void		 eg_conn_free_all(struct eg_worker *ew);
 

@@ -32,6 +32,7 @@
 #include "egress/policy.h"
 #include "egress/refuse.h"
 #include "egress/safelist.h"
+#include "egress/wsrelay.h"
 #include "egress/xchg.h"
 
 /* Per exchange: the streaming body scan and the hold, if any. */
@@ -255,8 +256,8 @@ eg_dlp_block(struct eg_xchg *x, const struct eg_dlp_hit *dh,
 
 /* Rewrites s (len bytes) with every hit of where/field as "********". */
 static char *
-eg_dlp_rewrite(const char *s, size_t len, const struct eg_dlp_hits *hs,
-    enum eg_dlp_where where, size_t field, size_t skip)
+eg_dlp_rewrite_n(const char *s, size_t len, const struct eg_dlp_hits *hs,
+    enum eg_dlp_where where, size_t field, size_t skip, size_t *reslen)
 {
 	struct cm_scan_hits	 h;
 	unsigned char		*out = NULL;
@@ -290,12 +291,21 @@ eg_dlp_rewrite(const char *s, size_t len, const struct eg_dlp_hits *hs,
 	}
 	memcpy(res, out + skip, outlen - skip);
 	res[outlen - skip] = '\0';
+	if (reslen != NULL)
+		*reslen = outlen - skip;
 	free(out);
 	return (res);
 fail:
 	cm_scan_hits_free(&h);
 	free(out);
 	return (NULL);
+}
+
+static char *
+eg_dlp_rewrite(const char *s, size_t len, const struct eg_dlp_hits *hs,
+    enum eg_dlp_where where, size_t field, size_t skip)
+{
+	return (eg_dlp_rewrite_n(s, len, hs, where, field, skip, NULL));
 }
 
 /* A raw hit inside a rewritable part of a head surface. */
@@ -518,10 +528,24 @@ eg_dlp_body_decided(void *owner, int approved, const struct eg_refusal *r)
  * One decision for the hits of a scan step (§9.1).  0 forward, -1
  * refused (*r), 1 held; body: the step is a buffered body in buf.
  */
-static int
-eg_dlp_decide(struct eg_xchg *x, struct eg_dlp_hits *hs, int body,
-    struct eg_refusal *r)
+static void
+eg_dlp_ws_decided(void *owner, int approved, const struct eg_refusal *r)
 {
+	eg_wsr_released(owner, approved, r);
+}
+
+/* Scan steps: what a hold resumes, and what may be rewritten. */
+enum eg_dlp_step { EG_STEP_HEAD, EG_STEP_BODY, EG_STEP_WS };
+
+static int
+eg_dlp_decide(struct eg_xchg *x, struct eg_dlp_hits *hs,
+    enum eg_dlp_step step, struct eg_refusal *r)
+{
+	int		 body = step != EG_STEP_HEAD;
+	eg_hold_cb	 cb = step == EG_STEP_HEAD ? eg_dlp_head_decided :
+			    step == EG_STEP_BODY ? eg_dlp_body_decided :
+			    eg_dlp_ws_decided;
+
 	const struct eg_dlp_hit	*fold;
 	struct eg_dlp_x		*d;
 	char			*path;
@@ -541,7 +565,8 @@ eg_dlp_decide(struct eg_xchg *x, struct eg_dlp_hits *hs, int body,
 	case CM_DLP_REDACT:
 		for (i = 0; i < hs->n; i++)
 			if (!eg_dlp_rewritable(&hs->v[i]) ||
-			    (body && hs->v[i].where != EG_AT_BODY)) {
+			    (body && hs->v[i].where != EG_AT_BODY &&
+			    hs->v[i].where != EG_AT_WS)) {
 				eg_dlp_block(x, &hs->v[i], "dlp_unredactable",
 				    r);
 				return (-1);
@@ -553,7 +578,7 @@ eg_dlp_decide(struct eg_xchg *x, struct eg_dlp_hits *hs, int body,
 		path = eg_dlp_proposal_path(x, hs);
 		d->hold = eg_hold_start(x->c, x->snap, x->r.host, x->r.port,
 		    cm_http_msg_method_name(x->req), path != NULL ? path : "",
-		    hs, body ? eg_dlp_body_decided : eg_dlp_head_decided, x, r);
+		    hs, cb, x, r);
 		free(path);
 		return (d->hold != NULL ? 1 : -1);
 	}
@@ -580,7 +605,7 @@ eg_dlp_head(struct eg_xchg *x, struct eg_refusal *r)
 			    "egress: out of memory scanning the request");
 			return (-1);
 		}
-		rc = eg_dlp_decide(x, &hs, 0, r);
+		rc = eg_dlp_decide(x, &hs, EG_STEP_HEAD, r);
 		if (rc == 2 && pass == 1) {
 			eg_dlp_block(x, &hs.v[0], "dlp_unredactable", r);
 			rc = -1;
@@ -625,7 +650,7 @@ eg_dlp_body_whole(struct eg_xchg *x, struct evbuffer *body,
 {
 	struct eg_dlp_hits	 hs;
 	struct evbuffer		*plain = NULL, *copy;
-	size_t			 len = evbuffer_get_length(body);
+	size_t			 len = evbuffer_get_length(body), rlen = 0;
 	const char		*buf, *why;
 	char			*s;
 	int			 rc;
@@ -665,10 +690,10 @@ eg_dlp_body_whole(struct eg_xchg *x, struct evbuffer *body,
 		    "egress: out of memory scanning the body");
 		return (-1);
 	}
-	rc = eg_dlp_decide(x, &hs, 1, r);
+	rc = eg_dlp_decide(x, &hs, EG_STEP_BODY, r);
 	if (rc == 2) {
 		/* Values become "********" and the length is recomputed. */
-		s = eg_dlp_rewrite(buf, len, &hs, EG_AT_BODY, 0, 0);
+		s = eg_dlp_rewrite_n(buf, len, &hs, EG_AT_BODY, 0, 0, &rlen);
 		eg_log_event_snap(x->c, x->snap, 1, CM_LOG_INFO, "redact",
 		    json_pack("{s:s,s:s,s:s,s:I}", "host", x->r.host, "rule",
 		    hs.v[0].h.rule, "surface", "body", "values",
@@ -683,7 +708,7 @@ eg_dlp_body_whole(struct eg_xchg *x, struct evbuffer *body,
 		}
 		/* Rewritten: identity-encoded, length recomputed (§9.2). */
 		evbuffer_drain(body, evbuffer_get_length(body));
-		evbuffer_add(body, s, strlen(s));
+		evbuffer_add(body, s, rlen);
 		free(s);
 		(void)cm_http_fields_remove(cm_http_msg_fields(x->req),
 		    "Content-Encoding");
@@ -761,7 +786,7 @@ eg_dlp_body_stream(struct eg_xchg *x, struct evbuffer *body, int final,
 				    sizeof(dh->context));
 			}
 		}
-		rc = eg_dlp_decide(x, &hs, 1, r);
+		rc = eg_dlp_decide(x, &hs, EG_STEP_BODY, r);
 		if (rc == 2) {
 			/* Same-length '*': the head (and its length) left. */
 			for (i = 0; i < hs.n; i++)
@@ -930,4 +955,39 @@ eg_dlp_log_string(const struct cm_snap *snap, const char *s, size_t len)
 		free(red);
 	}
 	return (j);
+}
+
+int
+eg_dlp_ws(struct eg_xchg *x, const void *buf, size_t len, char **out,
+    size_t *outlen, struct eg_refusal *r)
+{
+	struct eg_dlp_hits	 hs;
+	int			 rc;
+
+	*out = NULL;
+	if (x->cfg->scan == NULL || (cm_route_outbound(x->r.route) &
+	    (CM_DET_TOKEN_PATTERNS | CM_DET_KNOWN_SECRETS | CM_DET_ENTROPY))
+	    == 0)
+		return (0);
+	if (eg_dlp_state(x) == NULL)
+		return (-1);
+	memset(&hs, 0, sizeof(hs));
+	if (eg_dlp_scan_surface(x, CM_SCAN_SURF_WS, 0, buf, len, EG_AT_WS, 0,
+	    0, "ws", &hs) == -1) {
+		eg_dlp_hits_free(&hs);
+		eg_refusal_set(r, 500, "internal_error", "egress: out of memory");
+		return (-1);
+	}
+	rc = eg_dlp_decide(x, &hs, EG_STEP_WS, r);
+	if (rc == 2) {
+		/* Buffered messages: each value becomes "********". */
+		*out = eg_dlp_rewrite_n(buf, len, &hs, EG_AT_WS, 0, 0, outlen);
+		eg_log_event_snap(x->c, x->snap, 1, CM_LOG_INFO, "redact",
+		    json_pack("{s:s,s:s,s:s}", "host", x->r.host, "rule",
+		    hs.v[0].h.rule, "surface", "ws"));
+		if (*out == NULL)
+			rc = -1;
+	}
+	eg_dlp_hits_free(&hs);
+	return (rc);
 }

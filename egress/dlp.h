@@ -78,6 +78,13 @@ long	 eg_dlp_body(struct eg_xchg *x, struct evbuffer *body, int final,
 /* The same for response body bytes towards the agent (inbound, §12). */
 long	 eg_dlp_response(struct eg_xchg *x, struct evbuffer *body, int final,
 	    struct eg_refusal *r);
+/*
+ * A client->server WebSocket message (surface ws): 0 pass, 2 rewritten
+ * (*out, malloc'd, *outlen bytes), -1 close 1008
+ * with *r naming the rule, 1 held (resumes with eg_wsr_released()).
+ */
+int	 eg_dlp_ws(struct eg_xchg *x, const void *buf, size_t len, char **out,
+	    size_t *outlen, struct eg_refusal *r);
 /* Frees the exchange's scan state and cancels its hold.  Accepts NULL. */
 void	 eg_dlp_xchg_free(struct eg_xchg *x);
 /*

@@ -352,6 +352,7 @@ eg_worker_reload(struct cm_worker *w, const struct cm_snap *old,
 	if (ew == NULL || cfg == NULL)
 		return;
 	eg_pool_prune(ew, cfg);
+	eg_conn_reload(ew, cfg);
 	if (cm_worker_id(w) == 0) {
 		cm_metric_set(eg_m.routes,
 		    (int64_t)cm_routes_count(cfg->routes));

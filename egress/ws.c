@@ -353,7 +353,8 @@ eg_ws_frame_end(struct eg_ws *ws)
 		/* An empty final frame: the end still has to be told. */
 		if (ws->f.len == 0)
 			return (eg_ws_call(ws, ws->cb.stream(ws->arg,
-			    ws->msg_opcode, NULL, 0, ws->stream_first, 1)));
+			    ws->msg_opcode, ws->chunk, 0, ws->stream_first,
+			    1)));
 		return (0);
 	}
 	if (ws->msg_cap > 0 && eg_ws_call(ws, ws->cb.message(ws->arg,

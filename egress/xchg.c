@@ -38,6 +38,8 @@
 #include "egress/policy.h"
 #include "egress/refuse.h"
 #include "egress/upstream.h"
+#include "egress/ws.h"
+#include "egress/wsrelay.h"
 #include "egress/xchg.h"
 
 static void	eg_xchg_pump(struct eg_xchg *);
@@ -99,6 +101,7 @@ eg_xchg_free(struct eg_xchg *x)
 	if (x->rbody != NULL)
 		evbuffer_free(x->rbody);
 	eg_inbound_free(x);
+	eg_wsr_free(x);
 	cm_decode_free(x->req_dec);
 	if (x->body_raw != NULL)
 		evbuffer_free(x->body_raw);
@@ -150,7 +153,11 @@ eg_xchg_timer_cb(evutil_socket_t fd, short what, void *arg)
 		eg_xchg_fail(x, &r);
 		return;
 	}
-	eg_conn_close(x->c, x->state == EG_X_WS ? "ws_idle" : "io_idle");
+	if (x->state == EG_X_WS) {
+		eg_wsr_close(x, EG_WS_CLOSE_GOING_AWAY, "idle");
+		return;
+	}
+	eg_conn_close(x->c, "io_idle");
 }
 
 /* Writes the request head upstream (§2.3): never the agent's bytes. */
@@ -916,40 +923,24 @@ eg_xchg_start_ws(struct eg_xchg *x, struct cm_http_msg *resp,
 	cm_metric_add(x->c->ew->w, eg_m.websockets, 1);
 	eg_conn_set(x->c, EG_CONN_RELAY);
 	eg_metrics_forwarded(x->c->ew);
+	if (eg_wsr_start(x) == -1)
+		return (-1);
 	eg_conn_pause(x->c, 0);
 	eg_xchg_ws_relay(x, 1);
-	eg_xchg_ws_relay(x, 0);
+	if (!x->c->dead && x->c->x == x)
+		eg_xchg_ws_relay(x, 0);
 	return (0);
 }
 
-/*
- * After a 101: bytes both ways, each side paused while the other's
- * output is full.  (Frame-level scanning of §13 plugs in here.)
- */
+/* After a 101: the framing is ended on both sides (wsrelay.c). */
 void
 eg_xchg_ws_relay(struct eg_xchg *x, int from_agent)
 {
-	struct bufferevent	*a = x->c->bev, *u = eg_up_bev(x->up);
-	struct bufferevent	*src = from_agent ? a : u;
-	struct bufferevent	*dst = from_agent ? u : a;
-	size_t			 cap = eg_xchg_io_cap(x), n;
-
-	if (x->c->dead)
+	if (x->c->dead || x->up == NULL)
 		return;
-	n = evbuffer_get_length(bufferevent_get_input(src));
-	if (n > 0) {
-		if (from_agent)
-			x->bytes_up += n;
-		else
-			x->bytes_down += n;
-		evbuffer_add_buffer(bufferevent_get_output(dst),
-		    bufferevent_get_input(src));
-	}
-	if (evbuffer_get_length(bufferevent_get_output(dst)) >= cap)
-		bufferevent_disable(src, EV_READ);
-	else
-		bufferevent_enable(src, EV_READ);
-	eg_xchg_arm(x, (int)eg_xchg_settings(x)->v[CM_S_EG_WS_IDLE_S]);
+	eg_wsr_relay(x, from_agent);
+	if (!x->c->dead && x->c->x == x)
+		eg_xchg_arm(x, (int)eg_xchg_settings(x)->v[CM_S_EG_WS_IDLE_S]);
 }
 
 static void

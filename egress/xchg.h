@@ -21,6 +21,7 @@ struct event;
 struct eg_dlp_x;
 struct cm_decode;
 struct eg_inbound;
+struct eg_wsr;
 struct evbuffer;
 struct eg_refusal;
 
@@ -85,6 +86,7 @@ struct eg_xchg {
 	int			 req_decoding;	/* body is forwarded decoded */
 	struct eg_dlp_x		*dlp;		/* owned: scan state, hold */
 	struct eg_inbound	*inb;		/* owned: response scanning */
+	struct eg_wsr		*wsr;		/* owned: WebSocket relay */
 	int			 keep_agent;	/* agent keep-alive after this */
 	int			 up_reusable;
 	struct event		*timer;		/* owned: headers / io idle */

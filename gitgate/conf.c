@@ -207,7 +207,8 @@ gg_conf_url(struct cm_cfg_ctx *cx, const struct cm_ynode *n, const char *kp,
 		return (-1);
 	}
 	r->url = strdup(s);
-	r->user = strndup(p = s + 6, (size_t)(at - p));
+	p = s + 6;
+	r->user = strndup(p, (size_t)(at - p));
 	r->host = strdup(host);
 	r->port = (int)port;
 	r->path = strdup(slash);

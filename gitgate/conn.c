@@ -410,7 +410,7 @@ gg_conn_free_all(struct gg_worker *gw)
 		gg_conn_close(c, "stopped");
 		event_del(c->reap);
 		/*
-		 * A job still running holds c: its done() sees gg_stopping
+		 * A job still running holds c: its done() runs off the workers
 		 * and never touches c, which is left to the exit.
 		 */
 		if (c->refs == 0)

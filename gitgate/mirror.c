@@ -282,9 +282,11 @@ static int
 gg_mirror_create(const struct gg_repo *repo, const char *path,
     git_repository **out, char *err, size_t errlen)
 {
-	git_repository_init_options	 io = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+	git_repository_init_options	 io;
 	git_config			*cfg = NULL;
 
+	(void)git_repository_init_options_init(&io,
+	    GIT_REPOSITORY_INIT_OPTIONS_VERSION);
 	io.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH |
 	    GIT_REPOSITORY_INIT_NO_REINIT;
 	io.mode = GIT_REPOSITORY_INIT_SHARED_UMASK;

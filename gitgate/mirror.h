@@ -77,7 +77,7 @@ void		 gg_mirror_objects_rdlock(struct gg_mstate *st);
 void		 gg_mirror_objects_wrlock(struct gg_mstate *st);
 void		 gg_mirror_objects_unlock(struct gg_mstate *st);
 
-/* Startup: deletes every bb-incoming/* left by a previous run (§4.1). */
+/* Startup: deletes each bb-incoming dir left by a previous run (§4.1). */
 void		 gg_mirror_sweep_incoming(const struct gg_cfg *cfg);
 /* rm -rf of a directory the gate made; 0 or -1. */
 int		 gg_mirror_rmtree(const char *path);

@@ -60,9 +60,8 @@ gg_neg_free(struct gg_neg *n)
 	free(n);
 }
 
-/* A commit behind oid (peeling tags), or NULL for other objects. */
-static git_commit *
-gg_neg_commit(git_repository *repo, const git_oid *oid)
+git_commit *
+gg_neg_commit_of(git_repository *repo, const git_oid *oid)
 {
 	git_object	*o = NULL, *p = NULL;
 	git_commit	*c = NULL;
@@ -93,7 +92,7 @@ gg_neg_check_wants(struct gg_neg *n, git_repository *repo)
 			continue;
 		ok = 0;
 		/* §6.2: stateless requests may want anything reachable. */
-		if (n->stateless && (c = gg_neg_commit(repo, w)) != NULL) {
+		if (n->stateless && (c = gg_neg_commit_of(repo, w)) != NULL) {
 			for (r = 0; r < n->refs->n && !ok; r++) {
 				const struct gg_ref *ref = &n->refs->v[r];
 				const git_oid *tip = ref->has_peeled ?
@@ -127,7 +126,7 @@ gg_neg_shallow_walk(struct gg_neg *n, git_repository *repo,
 {
 	struct gg_oidset	 depths;
 	struct gg_oidvec	 stack = { 0 };
-	git_commit		*commit = NULL, *p;
+	git_commit		*commit = NULL;
 	git_oid			 cur;
 	size_t			 i = 0;
 	unsigned		 k, np;
@@ -137,7 +136,7 @@ gg_neg_shallow_walk(struct gg_neg *n, git_repository *repo,
 	for (;;) {
 		if (!have) {
 			if (i < n->wants.n) {
-				if ((commit = gg_neg_commit(repo,
+				if ((commit = gg_neg_commit_of(repo,
 				    &n->wants.v[i++])) == NULL)
 					continue;
 				git_oid_cpy(&cur, git_commit_id(commit));
@@ -185,7 +184,6 @@ gg_neg_shallow_walk(struct gg_neg *n, git_repository *repo,
 				have = 1;
 			}
 		}
-		(void)p;
 		git_commit_free(commit);
 		commit = NULL;
 		if (have)
@@ -325,7 +323,7 @@ gg_neg_ok_to_give_up(struct gg_neg *n, git_repository *repo)
 		const git_oid *w = i < n->wants.n ? &n->wants.v[i] :
 		    &n->extra_wants.v[i - n->wants.n];
 
-		if ((c = gg_neg_commit(repo, w)) == NULL)
+		if ((c = gg_neg_commit_of(repo, w)) == NULL)
 			continue;	/* not a commit: cannot tell, skip */
 		if (!gg_neg_reaches(n, repo, git_commit_id(c)))
 			all = 0;

@@ -80,6 +80,8 @@ struct gg_neg	*gg_neg_new(const struct gg_cfg *cfg, const struct gg_repo *repo,
 void		 gg_neg_free(struct gg_neg *n);
 
 /* Job threads.  Each returns 0, or -1 with n->err set. */
+/* The commit behind oid (tags peeled), or NULL for other objects. */
+git_commit	*gg_neg_commit_of(git_repository *repo, const git_oid *oid);
 /* §6.2: every want is advertised (or, stateless, reachable). */
 int		 gg_neg_check_wants(struct gg_neg *n, git_repository *repo);
 /* §6.4: the shallow/unshallow lines (no flush) into n->out. */

@@ -103,11 +103,10 @@ gg_oidset_put(struct gg_oidset *s, const git_oid *oid, int val)
 int
 gg_oidset_add(struct gg_oidset *s, const git_oid *oid)
 {
-	size_t	 i;
 	int	 f;
 
 	if (s->cap > 0) {
-		i = gg_oidset_find(s, oid, &f);
+		(void)gg_oidset_find(s, oid, &f);
 		if (f)
 			return (0);
 	}

@@ -84,14 +84,17 @@ gg_refresh_fetch(struct gg_rjob *j, git_repository *repo, unsigned *objects,
 				    "+refs/tags/*:refs/tags/*" };
 	git_strarray		 sa = { specs, 2 };
 	git_remote		*remote = NULL;
-	git_remote_connect_options co = GIT_REMOTE_CONNECT_OPTIONS_INIT;
-	git_fetch_options	 fo = GIT_FETCH_OPTIONS_INIT;
+	git_remote_connect_options co;
+	git_fetch_options	 fo;
 	git_buf			 def = { 0 };
 	git_reference		*head = NULL, *nh = NULL;
 	const git_indexer_progress *st;
 	char			 path[PATH_MAX];
 	int			 rc;
 
+	(void)git_remote_connect_options_init(&co,
+	    GIT_REMOTE_CONNECT_OPTIONS_VERSION);
+	(void)git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
 	gg_up_begin(j->up);
 	if ((rc = git_remote_create_anonymous(&remote, repo, j->repo->url))
 	    != 0)

@@ -76,27 +76,31 @@ unlike() {
 diag() { echo "# $*"; }
 finish() { echo "1..$n"; [ "$failed" -eq 0 ]; }
 
-# curl through the proxy, trusting only the bottle CA.  Every answer is
-# kept in OUT_DIR so the runner can check it for secrets.
+# One request through the proxy, trusting only the bottle CA.  Sets CODE
+# (the response's status, or the CONNECT's when the tunnel was refused)
+# and B (the body's file).  Every answer stays in OUT_DIR (h*, b*, e*) so
+# the runner can check it for secrets.  Never call these in $(...): the
+# counter must advance in this shell.
 k=0
-pc() {
+req() {
+	local w
 	k=$((k + 1))
-	curl -sS --max-time 10 --proxy "$PX" --cacert "$AGENT_CA" \
-	    -D "$OUT_DIR/h$k" "$@" 2>"$OUT_DIR/e$k" | tee "$OUT_DIR/b$k"
+	B=$OUT_DIR/b$k
+	w=$(curl -sS --max-time 10 --proxy "$PX" --cacert "$AGENT_CA" \
+	    -D "$OUT_DIR/h$k" -o "$B" -w '%{http_code} %{http_connect}' "$@" \
+	    2>"$OUT_DIR/e$k")
+	CODE=${w%% *}
+	[ "$CODE" = 000 ] && CODE=${w##* }
 }
-# STATUS of a proxied request, body in $OUT_DIR/last.
-pcode() {
-	pc -o "$OUT_DIR/last" -w '%{http_code}' "$@" >"$OUT_DIR/code"
-	cat "$OUT_DIR/code"
-	cp "$OUT_DIR/last" "$OUT_DIR/b$k" 2>/dev/null
-}
-# A raw request to the proxy (curl would normalise the target).
-raw() {	# raw REQUEST-LINE
+# A raw request to the proxy (curl would normalise the target); the
+# answer, CRs removed, in B.
+raw() {	# raw METHOD TARGET HOST
 	k=$((k + 1))
+	B=$OUT_DIR/b$k
 	timeout 4 bash -c 'exec 3<>"/dev/tcp/$0/9099" || exit 1
-	    printf "%s\r\nHost: x\r\nConnection: close\r\n\r\n" "$1" >&3
-	    cat <&3' "$SIDECAR_IP" "$1" 2>/dev/null | tr -d '\r' |
-	    tee "$OUT_DIR/b$k"
+	    printf "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" \
+	    "$1" "$2" "$3" >&3
+	    cat <&3' "$SIDECAR_IP" "$1" "$2" "$3" 2>/dev/null | tr -d '\r' >"$B"
 }
 # TCP connect with a 2 s bound: exit 0 connected, else not.
 tcp() { timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "${1%:*}" "${1##*:}" \
@@ -109,22 +113,21 @@ udp_dns() {
 }
 
 check_main() {
-	local out code t reason
+	local t reason
 	# 1: the proxy works, TLS ends at the sidecar (only the bottle CA
 	# is trusted here), the body is the origin's.
-	out=$(pc -v "https://$ORIGIN_HOST/text?body=hello-from-origin" 2>&1)
-	code=$(sed -n 's/^HTTP\/[0-9.]* \([0-9]*\).*/\1/p' "$OUT_DIR/h$k" | tail -1)
-	is "$code" 200 "1: https://$ORIGIN_HOST/ via the proxy: 200"
-	is "$(cat "$OUT_DIR/b$k")" hello-from-origin "1: the origin's body"
+	req -v "https://$ORIGIN_HOST/text?body=hello-from-origin"
+	is "$CODE" 200 "1: https://$ORIGIN_HOST/ via the proxy: 200"
+	is "$(cat "$B")" hello-from-origin "1: the origin's body"
 	like "$(cat "$OUT_DIR/e$k")" 'issuer: .*bot-bottle sidecar CA' \
 	    "1: the certificate comes from the bottle CA"
 
 	# 2: a host without a route.
-	code=$(pcode "http://$EVIL_HOST/")
-	is "$code" 403 "2: http://$EVIL_HOST/ via the proxy: 403"
-	like "$(cat "$OUT_DIR/last")" "^bb-sidecar:.*$EVIL_HOST|host: $EVIL_HOST" \
-	    "2: the body starts bb-sidecar: and names the host"
-	like "$(cat "$OUT_DIR/last")" 'reason: host_not_allowed' \
+	req "http://$EVIL_HOST/"
+	is "$CODE" 403 "2: http://$EVIL_HOST/ via the proxy: 403"
+	like "$(head -1 "$B")" "^bb-sidecar:" "2: the body starts bb-sidecar:"
+	like "$(cat "$B")" "$EVIL_HOST" "2: the body names the host"
+	like "$(cat "$B")" 'reason: host_not_allowed' \
 	    "2: reason: host_not_allowed"
 
 	# 3: no way around the proxy by raw IP.
@@ -141,49 +144,49 @@ check_main() {
 	timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/9101"' "$SIDECAR_IP" 2>/dev/null
 	is $? 1 "4: $SIDECAR_IP:9101 is refused"
 	for t in 2130706433:9101 0x7f.1:9101; do
-		out=$(raw "GET http://$t/ HTTP/1.1")
-		like "$(printf '%s' "$out" | head -1)" '^HTTP/1.1 400' \
+		raw GET "http://$t/" "$t"
+		like "$(head -1 "$B")" '^HTTP/1.1 400' \
 		    "4: GET http://$t/ (non-canonical IPv4): 400"
-		like "$out" 'reason: bad_request' "4: $t: reason: bad_request"
+		like "$(cat "$B")" 'reason: bad_request' \
+		    "4: $t: reason: bad_request"
 	done
 	for t in 127.0.0.1:9101 localhost:9101 '[::1]:9101' 0.0.0.0:9101; do
-		out=$(raw "GET http://$t/metrics HTTP/1.1")
-		like "$(printf '%s' "$out" | head -1)" '^HTTP/1.1 403' \
+		raw GET "http://$t/metrics" "$t"
+		like "$(head -1 "$B")" '^HTTP/1.1 403' \
 		    "4: GET http://$t/metrics: 403"
-		like "$out" 'reason: host_not_allowed' \
+		like "$(cat "$B")" 'reason: host_not_allowed' \
 		    "4: $t: reason: host_not_allowed"
 	done
-	out=$(raw "CONNECT 127.0.0.1:9101 HTTP/1.1")
-	like "$(printf '%s' "$out" | head -1)" '^HTTP/1.1 403' \
-	    "4: CONNECT 127.0.0.1:9101: 403"
-	like "$out" 'reason: host_not_allowed' \
+	raw CONNECT 127.0.0.1:9101 127.0.0.1:9101
+	like "$(head -1 "$B")" '^HTTP/1.1 403' "4: CONNECT 127.0.0.1:9101: 403"
+	like "$(cat "$B")" 'reason: host_not_allowed' \
 	    "4: CONNECT: reason: host_not_allowed"
 
 	# 5: names and literals that lead to private addresses.
 	for t in $GUARD_URLS; do
-		code=$(pcode "$t")
-		reason=$(sed -n 's/^reason: //p' "$OUT_DIR/last" | head -1)
-		is "$code $reason" "403 private_address" \
+		req "$t"
+		reason=$(sed -n 's/^reason: //p' "$B" | head -1)
+		is "$CODE $reason" "403 private_address" \
 		    "5: $t: 403 reason: private_address"
 	done
 
 	# 6: an origin whose certificate does not verify.
-	code=$(pcode "https://$BADCERT_HOST/")
-	is "$code" 502 "6: https://$BADCERT_HOST/: 502"
-	like "$(cat "$OUT_DIR/last")" 'certificate verif' \
+	req "https://$BADCERT_HOST/"
+	is "$CODE" 502 "6: https://$BADCERT_HOST/: 502"
+	like "$(cat "$B")" 'certificate verif' \
 	    "6: the body names upstream certificate verification"
 
 	# 7: the token route (the runner checks the origin saw the token
 	# and that nothing kept in OUT_DIR holds it).
-	code=$(pcode "https://$ORIGIN_HOST/text?body=token-route")
-	is "$code" 200 "7: the token route answers 200"
+	req "https://$ORIGIN_HOST/text?body=token-route"
+	is "$CODE" 200 "7: the token route answers 200"
 
 	# 8: the canary in a request body is blocked before the origin.
 	if [ -n "${CANARY_VAR:-}" ] && [ -n "${!CANARY_VAR:-}" ]; then
-		code=$(pcode -X POST --data-binary "note=${!CANARY_VAR}" \
-		    "https://$ORIGIN_HOST/dlp-probe")
-		reason=$(sed -n 's/^reason: //p' "$OUT_DIR/last" | head -1)
-		is "$code $reason" "403 dlp_block" \
+		req -X POST --data-binary "note=${!CANARY_VAR}" \
+		    "https://$ORIGIN_HOST/dlp-probe"
+		reason=$(sed -n 's/^reason: //p' "$B" | head -1)
+		is "$CODE $reason" "403 dlp_block" \
 		    "8: POST with the canary: 403 reason: dlp_block"
 	else
 		ok 1 "8: CANARY_VAR names no canary in the environment"
@@ -209,30 +212,32 @@ check_main() {
 	fi
 }
 
-# MCP through the sidecar's bottle address (supervise).
+# MCP through the sidecar's bottle address (supervise): answer in B.
 mcp() {	# mcp SESSION BODY
 	k=$((k + 1))
-	curl -sS --max-time 10 -D "$OUT_DIR/h$k" -X POST \
+	B=$OUT_DIR/b$k
+	curl -sS --max-time 10 -D "$OUT_DIR/h$k" -o "$B" -X POST \
 	    -H 'Content-Type: application/json' \
 	    -H 'Accept: application/json, text/event-stream' \
 	    ${1:+-H "Mcp-Session-Id: $1"} --data-binary "$2" \
-	    "http://$SIDECAR_IP:9100/" 2>"$OUT_DIR/e$k" | tee "$OUT_DIR/b$k"
+	    "http://$SIDECAR_IP:9100/" 2>"$OUT_DIR/e$k"
 }
 check_mcp() {
-	local sid out id
-	out=$(mcp "" '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"agent-checks","version":"1"}}}')
-	sid=$(tr -d '\r' <"$OUT_DIR/h$k" | awk 'tolower($1) == "mcp-session-id:" { print $2 }')
-	like "$out" '"serverInfo"' "MCP: initialize via $SIDECAR_IP:9100 answers"
+	local sid id
+	mcp "" '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"agent-checks","version":"1"}}}'
+	sid=$(tr -d '\r' <"$OUT_DIR/h$k" |
+	    awk 'tolower($1) == "mcp-session-id:" { print $2 }')
+	like "$(cat "$B")" '"serverInfo"' "MCP: initialize via $SIDECAR_IP:9100 answers"
 	ok $([ -n "$sid" ] && echo 0 || echo 1) "MCP: a session id"
-	mcp "$sid" '{"jsonrpc":"2.0","method":"notifications/initialized"}' >/dev/null
-	out=$(mcp "$sid" '{"jsonrpc":"2.0","id":1,"method":"tools/list"}')
-	like "$out" '"list-egress-routes"' "MCP: tools/list names list-egress-routes"
-	out=$(mcp "$sid" '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list-egress-routes","arguments":{}}}')
-	like "$out" "$ORIGIN_HOST" "MCP: list-egress-routes shows the origin route"
+	mcp "$sid" '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+	mcp "$sid" '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
+	like "$(cat "$B")" '"list-egress-routes"' "MCP: tools/list names list-egress-routes"
+	mcp "$sid" '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list-egress-routes","arguments":{}}}'
+	like "$(cat "$B")" "$ORIGIN_HOST" "MCP: list-egress-routes shows the origin route"
 	for id in ../../marker /var/lib/bot-bottle/marker ..%2fmarker \
 	    ../supervise/pending; do
-		out=$(mcp "$sid" "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"check-proposal\",\"arguments\":{\"id\":\"$id\"}}}")
-		like "$out" '"isError": *true' \
+		mcp "$sid" "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"check-proposal\",\"arguments\":{\"id\":\"$id\"}}}"
+		like "$(cat "$B")" '"isError": *true' \
 		    "10: MCP check-proposal id $id: a tool error"
 	done
 }
@@ -297,7 +302,7 @@ case ${1:-main} in
 main) check_main; finish ;;
 gate1) check_gate1 "$2"; finish ;;
 gate2) check_gate2 "$2" "$3"; finish ;;
-probe) pcode "https://$ORIGIN_HOST/text?body=probe" ;;
+probe) req "https://$ORIGIN_HOST/text?body=probe"; echo "$CODE" ;;
 *) echo "usage: agent-checks.sh main|gate1 PROTO|gate2 PROTO SHA|probe" >&2
    exit 2 ;;
 esac

@@ -155,7 +155,8 @@ decode_split(const char *ce, const void *encp, size_t encn, size_t step,
 			rc = cm_decode_read(d, in, eof, out, max, why);
 			assert_true(evbuffer_get_length(out) - before <= max);
 		} while (rc == 0 && evbuffer_get_length(out) - before == max);
-		if (rc != 0 || eof)
+		/* After 1 the rest is still fed: it must be refused. */
+		if (rc == -1 || eof)
 			break;
 	}
 	if (err != NULL)
@@ -504,7 +505,7 @@ test_end_before_eof(void **state)
 	assert_int_equal(evbuffer_get_length(out), 5);
 	evbuffer_add(in, "x", 1);
 	assert_int_equal(cm_decode_read(d, in, 0, out, 100, &why), -1);
-	assert_string_equal(why, "bytes after the end of the encoded body");
+	assert_string_equal(why, "bytes after the end of the deflate stream");
 	/* Refused stays refused. */
 	assert_int_equal(cm_decode_read(d, in, 1, out, 100, &why), -1);
 	assert_int_equal(cm_decode_error(d), CM_DECODE_CORRUPT);

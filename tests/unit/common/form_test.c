@@ -25,6 +25,8 @@ struct rec {
 static void
 rec_add(struct rec *r, const void *p, size_t n)
 {
+	if (n == 0)
+		return;
 	assert_true(r->n + n < sizeof(r->s));
 	memcpy(r->s + r->n, p, n);
 	r->n += n;

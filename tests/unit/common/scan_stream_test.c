@@ -273,7 +273,7 @@ test_random_texts(void **state)
 	char			 tmp[64];
 	int			 r;
 
-	for (r = 0; r < 20000; r++) {
+	for (r = 0; r < 500; r++) {
 		txt.n = 0;
 		for (k = 0, n = 10 + rnd(&x) % 60; k < n; k++) {
 			if (rnd(&x) % 7 == 0) {
