@@ -468,8 +468,17 @@ cm_http_head_parse(struct cm_http_parser *p, struct evbuffer *in)
 	if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
 		if (llhttp_get_error_pos(&p->ll) != start + len)
 			return (cm_http_refuse_bad(p, "malformed head"));
-	} else if (err != HPE_OK)
+	} else if (err != HPE_OK) {
+		/*
+		 * TRACK is not a method llhttp knows, but it is one every
+		 * HTTP front refuses by name (spec/egress.md §6.1): 405.
+		 */
+		if (p->type == CM_HTTP_REQUEST && err == HPE_INVALID_METHOD &&
+		    len > 6 && memcmp(start, "TRACK ", 6) == 0)
+			return (cm_http_refuse(p, 405, "method_not_allowed",
+			    "method TRACK is not allowed"));
 		return (cm_http_refuse_llhttp(p, err));
+	}
 	/* The pre-check and llhttp must agree on where the head ends. */
 	if (!p->got_head || (err == HPE_OK) !=
 	    (p->framing == CM_HTTP_FRAMING_CHUNKED))

@@ -649,7 +649,7 @@ cm_norm_run(struct cm_norm *nm, const unsigned char *p, size_t n)
 	sp = nm->sp;
 	spfl = nm->spfl;
 	lpos = nm->lpos;
-	if (lpos > 0 && (!sp || spfl == fl)) {
+	if (lpos > 0 && (!sp || spfl == (fl & ~CM_NORM_CODE))) {
 		/*
 		 * Mid-line, no line-start rule to apply: branch-free.  Each
 		 * byte writes two slots (a pending space, then itself) and
@@ -673,7 +673,8 @@ cm_norm_run(struct cm_norm *nm, const unsigned char *p, size_t n)
 			lpos += adv;
 			sp = cls - 1;
 		}
-		spfl = fl;	/* what a blank of this run set pending */
+		if (sp)		/* what a blank of this run set pending */
+			spfl = fl & ~CM_NORM_CODE;
 		goto done;
 	}
 	for (i = 0; i < n; i++) {
@@ -681,7 +682,7 @@ cm_norm_run(struct cm_norm *nm, const unsigned char *p, size_t n)
 		if (c == ' ' || c == '\t') {
 			if (!sp) {
 				sp = 1;
-				spfl = fl;
+				spfl = fl & ~CM_NORM_CODE;
 			}
 			continue;
 		}
@@ -692,7 +693,7 @@ cm_norm_run(struct cm_norm *nm, const unsigned char *p, size_t n)
 			if (lpos == 0)
 				nm->lspace = 1;
 			orig[o] = low[o] = ' ';
-			fp[o++] = spfl;
+			fp[o++] = spfl | (fl & CM_NORM_CODE);
 			lpos++;
 		}
 		orig[o] = c;

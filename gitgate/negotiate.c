@@ -141,6 +141,7 @@ gg_neg_shallow_walk(struct gg_neg *n, git_repository *repo,
 					continue;
 				git_oid_cpy(&cur, git_commit_id(commit));
 				git_commit_free(commit);
+				commit = NULL;
 				if (gg_oidset_put(&depths, &cur, 0) == -1)
 					goto out;
 				cur_depth = 0;
@@ -157,9 +158,10 @@ gg_neg_shallow_walk(struct gg_neg *n, git_repository *repo,
 			goto out;
 		cur_depth++;
 		if (n->depth != GG_DEPTH_INFINITE && cur_depth >= n->depth) {
+			git_commit_free(commit);
+			commit = NULL;
 			if (gg_oidvec_push(result, &cur) == -1)
 				goto out;
-			git_commit_free(commit);
 			have = 0;
 			continue;
 		}

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,15 +199,18 @@ gg_upload_job_run(struct cm_job *job)
 	struct gg_neg		*n = u->neg;
 	struct gg_mstate	*st = gg_mirror_state(u->s->repo->name);
 	git_repository		*repo = NULL;
-	char			 err[480];
+	char			 path[PATH_MAX];
 	size_t			 i;
 
 	j->rc = -1;
 	if (atomic_load(&n->cancel) || st == NULL)
 		return;
 	gg_mirror_objects_rdlock(st);
-	if (gg_mirror_open(n->cfg, n->repo, &repo, err, sizeof(err)) == -1) {
-		(void)snprintf(n->err, sizeof(n->err), "bb-sidecar: %s", err);
+	/* prepare made it; recreation would need the exclusive lock. */
+	gg_mirror_path(n->cfg, n->repo, path, sizeof(path));
+	if (git_repository_open_bare(&repo, path) != 0) {
+		(void)snprintf(n->err, sizeof(n->err), "bb-sidecar: cannot "
+		    "open the mirror");
 		goto out;
 	}
 	if (j->kind == GG_UJ_WANTS || j->kind == GG_UJ_ALL) {
@@ -276,7 +280,7 @@ gg_upload_job_done(struct cm_job *job)
 		return;
 	}
 	(void)gg_sess_flush(s);
-	if (kind == GG_UJ_ALL) {
+	if (kind == GG_UJ_ALL || (kind == GG_UJ_WANTS && s->stateless)) {
 		/* A stateless round ends with its ACKs. */
 		gg_upload_log(u, "ok");
 		gg_sess_end(s, 1);
@@ -473,6 +477,15 @@ gg_upload_parse(struct gg_upload *u)
 		before = evbuffer_get_length(s->in);
 		rc = gg_pktline_read(s->in, 0, pkt, &why);
 		if (rc == 0) {
+			/*
+			 * A stateless client may stop after the want section
+			 * to read the shallow list first (as git allows).
+			 */
+			if (s->in_eof && s->stateless && np == 0 &&
+			    u->state == GG_UP_HAVES && u->neg->haves.n == 0) {
+				gg_upload_job(u, GG_UJ_WANTS);
+				return;
+			}
 			if (s->in_eof) {
 				if (np == 0 && !u->wants_done &&
 				    u->neg->wants.n == 0)

@@ -326,12 +326,20 @@ sv_rpc_handle(struct sv_conn *c, struct cm_http_msg *m, struct evbuffer *body)
 	/* 9: a lone initialize needs no session and creates one. */
 	if (json_is_object(root) && (method = json_string_value(
 	    json_object_get(root, "method"))) != NULL &&
-	    strcmp(method, "initialize") == 0 &&
-	    sv_rpc_id_ok(json_object_get(root, "id")) &&
-	    json_is_string(json_object_get(root, "jsonrpc")) &&
-	    strcmp(json_string_value(json_object_get(root, "jsonrpc")),
-	    "2.0") == 0 && (json_object_get(root, "params") == NULL ||
-	    json_is_object(json_object_get(root, "params")))) {
+	    strcmp(method, "initialize") == 0) {
+		if (!sv_rpc_id_ok(json_object_get(root, "id")) ||
+		    !json_is_string(json_object_get(root, "jsonrpc")) ||
+		    strcmp(json_string_value(json_object_get(root, "jsonrpc")),
+		    "2.0") != 0 || (json_object_get(root, "params") != NULL &&
+		    !json_is_object(json_object_get(root, "params")))) {
+			json_decref(root);
+			c->batch = NULL;
+			sv_batch_free(b);
+			sv_conn_rpc_error(c, 400, -32600, "invalid request: "
+			    "initialize needs jsonrpc 2.0, an id and object "
+			    "params", 1);
+			return;
+		}
 		ans = sv_rpc_initialize(c, json_object_get(root, "id"),
 		    json_object_get(root, "params"), b->new_session,
 		    sizeof(b->new_session), &status);

@@ -103,6 +103,7 @@ is "$(pcurl -o /dev/null -w '%{http_code}' https://origin.test/ws/abc)" 403 "14:
 
 # 15-17: methods, hop-by-hop fields, Expect.
 is "$(pcurl -o /dev/null -w '%{http_code}' -X TRACE https://sup.test/)" 405 "15: TRACE: 405"
+is "$(pcurl -o /dev/null -w '%{http_code}' -X TRACK https://sup.test/)" 405 "15: TRACK: 405"
 out=$(pcurl http://sup.test/echo -H 'Upgrade: h2c' -H 'HTTP2-Settings: AAMAAABkAAQAAP__' \
     -H 'Connection: Upgrade, HTTP2-Settings, X-Hop' -H 'X-Hop: 1' -H 'Keep-Alive: 5')
 unlike "$(printf '%s' "$out" | jq -c '[.headers[][0]]')" 'Upgrade|HTTP2-Settings|X-Hop|Keep-Alive' \

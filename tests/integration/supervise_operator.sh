@@ -60,7 +60,8 @@ unlike "$r2" "$SV_CANARY" "2: no token value"
 
 # ---- 18: merge, then egress allows ---------------------------------------------------
 is "$(pcurl -o /dev/null -w '%{http_code}' https://example.test/b/x)" 403 "18.1: /b/x gets 403"
-is "$(pcurl -o /dev/null -w '%{http_code}' https://api.new.test/)" 403 "18.1: api.new.test gets 403"
+is "$(pcurl -o /dev/null -w '%{http_connect}' https://api.new.test/)" 403 \
+    "18.1: api.new.test gets 403 (on the CONNECT)"
 (SV_ID=18 sv_tool "$S" egress-block '{"host":"EXAMPLE.test","matches":[{"paths":[{"type":"prefix","value":"/b/"}]}],"auth":{"scheme":"Bearer","token_ref":"FOO"},"justification":"fetch /b/"}'
     printf '%s' "$SV_RESULT" >"$BB_T/r18") &
 p18=$!
@@ -207,8 +208,8 @@ def expect(pat, limit):
     return pat.encode() in buf
 def send(s):
     os.write(fd, s.encode())
-def call(args):
-    body = json.dumps({"jsonrpc": "2.0", "id": 99, "method": "tools/call",
+def call(args, rid):
+    body = json.dumps({"jsonrpc": "2.0", "id": rid, "method": "tools/call",
         "params": {"name": "capability-block", "arguments": args}}).encode()
     req = urllib.request.Request("http://127.0.0.1:%s/mcp" % port, body,
         {"Content-Type": "application/json", "Accept": "application/json",
@@ -223,14 +224,14 @@ send("\n")
 print("approved", expect("approved ", 2))
 buf = b""
 t0 = time.time()
-call({"description": "evil \x1b[2J text \u202e here", "justification": "j \x1b[2J"})
+call({"description": "evil \x1b[2J text \u202e here", "justification": "j \x1b[2J"}, 98)
 got = expect("[a]pprove", 3)
 print("second", got, round(time.time() - t0, 2))
 print("escaped", b"\\u{001b}[2J" in buf and b"\\u{202e}" in buf)
 print("raw", b"\x1b[2J" in buf or "\u202e".encode() in buf)
 send("s\n")
 buf = b""
-call({"description": "third", "justification": "j"})
+call({"description": "third", "justification": "j"}, 99)
 print("third", expect("[a]pprove", 3))
 send("q\n")
 _, status = os.waitpid(pid, 0)
