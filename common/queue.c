@@ -29,25 +29,17 @@ static struct cm_queue_req *cm_queue_req_new(struct cm_queue *,
 		    enum cm_queue_op, struct cm_worker *, cm_queue_cb, void *);
 static void	 cm_queue_req_free(struct cm_queue_req *);
 static void	 cm_queue_post(struct cm_queue *, struct cm_queue_req *);
-static int	 cm_queue_finish(struct cm_queue *, struct cm_queue_req *);
 static void	 cm_queue_deliver_msg(struct cm_worker *, void *);
 static void	 cm_queue_timeout_cb(evutil_socket_t, short, void *);
 static void	 cm_queue_wakeup_cb(evutil_socket_t, short, void *);
 static void	 cm_queue_tick_cb(evutil_socket_t, short, void *);
 static void	 cm_queue_inotify_cb(evutil_socket_t, short, void *);
 static void	 cm_queue_rearm(struct cm_queue *);
-static void	 cm_queue_do_submit(struct cm_queue *, struct cm_queue_req *);
 static void	 cm_queue_do_wait(struct cm_queue *, struct cm_queue_req *);
 static void	 cm_queue_do_status(struct cm_queue *, struct cm_queue_req *);
 static void	 cm_queue_do_shutdown(struct cm_queue *);
-static json_t	*cm_queue_redact(const json_t *, struct cm_secrets *, int);
-static void	 cm_queue_metrics(struct cm_queue *);
 static void	*cm_queue_main(void *);
 
-/* The process's queue (cm_queue_start/stop); guarded by the mutex. */
-static pthread_mutex_t	 cm_queue_glock = PTHREAD_MUTEX_INITIALIZER;
-static struct cm_queue	*cm_queue_global;
-static int		 cm_queue_users;
 
 /* ---- requests ------------------------------------------------------ */
 
@@ -134,7 +126,7 @@ cm_queue_deliver(struct cm_queue *q, struct cm_queue_req *r)
 }
 
 /* A request the queue thread holds got its result; 0 if it was late. */
-static int
+int
 cm_queue_finish(struct cm_queue *q, struct cm_queue_req *r)
 {
 	pthread_mutex_lock(&q->lock);
@@ -598,7 +590,7 @@ cm_queue_do_shutdown(struct cm_queue *q)
 			cm_qscan_notify(q, e, CM_QUEUE_STOPPING, CM_QS_COUNT,
 			    NULL);
 	}
-	cm_queue_metrics(q);
+	cm_queue_gauges(q);
 }
 
 static void *
@@ -679,7 +671,7 @@ cm_queue_new(const struct cm_queue_config *cfg, char *err, size_t errlen)
 		cm_log(CM_LOG_WARN, "supervise", "inotify_unavailable", 0,
 		    json_pack("{s:s}", "reason", strerror(errno)));
 	cm_queue_rearm(q);
-	cm_queue_metrics(q);
+	cm_queue_gauges(q);
 	if (pthread_create(&q->thread, NULL, cm_queue_main, q) != 0) {
 		(void)snprintf(err, errlen, "cannot start the queue thread");
 		goto fail;

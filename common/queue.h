@@ -67,10 +67,14 @@ struct cm_queue_result {
 	enum cm_queue_outcome	 outcome;
 	char			 id[CM_QUEUE_ID_BYTES];
 	enum cm_qkind		 kind;
-	int			 deduped;	/* submit: attached to a pending one */
-	const char		*reason;	/* static; LIMITED, UNAVAILABLE, ... */
-	size_t			 npending;	/* LIMITED: how many are waiting */
-	enum cm_qstatus		 status;	/* DECIDED, WITHDRAWN, EXPIRED */
+	/* submit: attached to a pending one */
+	int			 deduped;
+	/* static; LIMITED, UNAVAILABLE, ... */
+	const char		*reason;
+	/* LIMITED: how many are waiting */
+	size_t			 npending;
+	/* DECIDED, WITHDRAWN, EXPIRED */
+	enum cm_qstatus		 status;
 	json_t			*proposal;	/* borrowed; may be NULL */
 	json_t			*response;	/* borrowed; DECIDED (and archived
 						   EXPIRED/WITHDRAWN) */
@@ -87,7 +91,8 @@ struct cm_queue_submission {
 	const char		*justification;	/* agent kinds; else NULL */
 	const char		*client_name;	/* agent kinds: clientInfo */
 	const char		*client_version;
-	const json_t		*payload;	/* already redacted by the caller */
+	/* already redacted by the caller */
+	const json_t		*payload;
 	/*
 	 * Holds: the caller's key (memory only; may derive from a secret,
 	 * never written).  Agent kinds: NULL, and the queue uses the kind
@@ -134,7 +139,8 @@ void		 cm_queue_configure(struct cm_queue *q,
  * here: env BOT_BOTTLE_SLUG, SUPERVISE_BOTTLE_SLUG, supervise.bottle,
  * "local".  0, or -1 with err (start-up exits 1 then).
  */
-int		 cm_queue_start(const struct cm_snap *snap, const char *state_dir,
+int		 cm_queue_start(const struct cm_snap *snap,
+    const char *state_dir,
 		    char *err, size_t errlen);
 void		 cm_queue_stop(void);
 /* The running queue, or NULL. */
@@ -148,7 +154,8 @@ const char	*cm_queue_bottle(const struct cm_queue *q);
  * of memory (then cb is never called).
  */
 struct cm_queue_req *cm_queue_submit(struct cm_queue *q,
-		    const struct cm_queue_submission *s, struct cm_worker *owner,
+		    const struct cm_queue_submission *s,
+		    struct cm_worker *owner,
 		    cm_queue_cb cb, void *arg);
 /*
  * Waits for the decision on id.  wait_ms > 0 ends the wait with TIMEOUT

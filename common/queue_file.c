@@ -94,7 +94,8 @@ cm_qfile_slug_valid(const char *s)
 	if (n == 0 || n > 64)
 		return (0);
 	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && strchr("._-", s[i]) == NULL)
+		if (!isalnum((unsigned char)s[i]) && strchr("._-",
+		    s[i]) == NULL)
 			return (0);
 	return (1);
 }
@@ -118,7 +119,8 @@ cm_qfile_id_valid(const char *s)
 			return (0);
 		if ((i < 8 || (i > 8 && i < 15)) && !(c >= '0' && c <= '9'))
 			return (0);
-		if (i > 16 && !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+		if (i > 16 && !((c >= '0' && c <= '9') || (c >= 'a' &&
+		    c <= 'f')))
 			return (0);
 	}
 	return (s[29] == '\0');
@@ -484,7 +486,8 @@ cm_qfile_sweep_dir(int dirfd, int64_t max_age_s)
 	while ((de = readdir(dir)) != NULL) {
 		if (de->d_name[0] != '.' || strstr(de->d_name, ".tmp") == NULL)
 			continue;
-		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		if (fstatat(dirfd, de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1 ||
 		    !S_ISREG(st.st_mode))
 			continue;
 		if (now - st.st_mtime > max_age_s &&
@@ -543,7 +546,8 @@ cm_qfile_proposal_parse(const char *buf, size_t len, const char *id,
 		*why = "unknown kind";
 		goto bad;
 	}
-	if ((s = cm_qfile_str(p, "bottle")) == NULL || !cm_qfile_slug_valid(s)) {
+	if ((s = cm_qfile_str(p, "bottle")) == NULL ||
+	    !cm_qfile_slug_valid(s)) {
 		*why = "bottle is not a slug";
 		goto bad;
 	}

@@ -46,7 +46,8 @@ struct cm_queue_req {
 	void				*arg;
 	char				 id[CM_QUEUE_ID_BYTES];
 	int64_t				 wait_ms;
-	struct event			*timer;		/* owner's base; owned */
+	/* owner's base; owned */
+	struct event			*timer;
 	/* CM_QOP_SUBMIT: owned copies */
 	enum cm_qkind			 kind;
 	char				*source;
@@ -72,7 +73,8 @@ TAILQ_HEAD(cm_queue_reqs, cm_queue_req);
 struct cm_qentry {
 	char				 id[CM_QUEUE_ID_BYTES];
 	enum cm_qkind			 kind;
-	int				 visible;	/* agent kind, our bottle */
+	/* agent kind, our bottle */
+	int				 visible;
 	int64_t				 created_ms;
 	int64_t				 expires_ms;	/* holds */
 	char				*dedupe;	/* owned; NULL: none */
@@ -143,7 +145,16 @@ struct cm_queue {
 
 /* queue.c */
 void		 cm_queue_deliver(struct cm_queue *q, struct cm_queue_req *r);
+/* The queue thread's request got its result; 0 if it came too late. */
+int		 cm_queue_finish(struct cm_queue *q, struct cm_queue_req *r);
 void		 cm_queue_req_unref(struct cm_queue_req *r);
+
+/* queue_submit.c: queue thread only. */
+void		 cm_queue_do_submit(struct cm_queue *q, struct cm_queue_req *r);
+
+/* queue_proc.c */
+void		 cm_queue_metrics_init(struct cm_queue *q);
+/* The pending gauges from the index (queue thread). */
 void		 cm_queue_gauges(struct cm_queue *q);
 /* The dedupe key of an agent kind: kind + canonical payload (§5.7). */
 char		*cm_queue_agent_key(enum cm_qkind kind, const json_t *payload);

@@ -29,7 +29,7 @@ static int		 cm_queue_users;
 static const char *const cm_queue_hist_help =
     "Seconds from a proposal's creation to its applied decision.";
 
-static void
+void
 cm_queue_metrics_init(struct cm_queue *q)
 {
 	static const int64_t bounds[] = { CM_QUEUE_DECISION_BUCKETS_MS };
@@ -68,8 +68,8 @@ cm_queue_metrics_init(struct cm_queue *q)
 }
 
 /* Pending gauges from the index (queue thread). */
-static void
-cm_queue_metrics(struct cm_queue *q)
+void
+cm_queue_gauges(struct cm_queue *q)
 {
 	int	 k;
 
@@ -78,11 +78,6 @@ cm_queue_metrics(struct cm_queue *q)
 		    (int64_t)cm_qscan_count(q, (enum cm_qkind)k, 0));
 }
 
-void
-cm_queue_gauges(struct cm_queue *q)
-{
-	cm_queue_metrics(q);
-}
 
 /* ---- the process's queue ----------------------------------------------- */
 

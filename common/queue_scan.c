@@ -615,14 +615,17 @@ cm_qscan_list_pending(struct cm_queue *q)
 		    -1 && errno == ENOENT) {
 			json_t *resp = json_pack("{s:s,s:s,s:s,s:s}", "id",
 			    e->id, "status", "withdrawn", "notes",
-			    "proposal file removed", "decided_by", "bb-sidecar");
+			    "proposal file removed", "decided_by",
+			    "bb-sidecar");
 
 			cm_qscan_notify(q, e, CM_QUEUE_WITHDRAWN,
 			    CM_QS_WITHDRAWN, resp);
 			json_decref(resp);
-			cm_metric_add(NULL, q->m_decided[e->kind][CM_QS_WITHDRAWN],
+			cm_metric_add(NULL,
+			    q->m_decided[e->kind][CM_QS_WITHDRAWN],
 			    1);
-			cm_log(CM_LOG_WARN, "supervise", "proposal_withdrawn", 0,
+			cm_log(CM_LOG_WARN, "supervise", "proposal_withdrawn",
+			    0,
 			    json_pack("{s:s,s:s,s:s}", "proposal", e->id,
 			    "kind", cm_qfile_kind_name(e->kind), "reason",
 			    "proposal file removed"));

@@ -15,6 +15,7 @@
 #include "common/metrics.h"
 #include "common/queue_int.h"
 #include "common/secrets.h"
+#include "common/util.h"
 
 /* Holds dedupe on the caller's key; agent kinds on the payload. */
 char *
@@ -56,7 +57,8 @@ cm_queue_redact_str(const char *s, struct cm_secrets *set)
 		    "[REDACTED rule=known-secret:%s len=%zu]", sec->name,
 		    sec->len);
 		/* Worst case every secret-sized piece becomes a tag. */
-		n = len / sec->len * (tl > sec->len ? tl - sec->len : 0) + len + 1;
+		n = len / sec->len * (tl > sec->len ? tl - sec->len :
+		    0) + len + 1;
 		if ((out = malloc(n)) == NULL) {
 			free(cur);
 			return (NULL);
@@ -64,7 +66,8 @@ cm_queue_redact_str(const char *s, struct cm_secrets *set)
 		out[0] = '\0';
 		before = 0;
 		while (hit != NULL) {
-			strncat(out, src + before, (size_t)(hit - src) - before);
+			strncat(out, src + before,
+			    (size_t)(hit - src) - before);
 			strcat(out, tag);
 			before = (size_t)(hit - src) + sec->len;
 			hit = memmem(src + before, len - before, sec->bytes,
@@ -93,7 +96,8 @@ cm_queue_redact(const json_t *v, struct cm_secrets *set, int depth)
 	if (depth > CM_MAX_YAML_DEPTH)
 		return (json_null());
 	if (json_is_string(v)) {
-		if ((r = cm_queue_redact_str(json_string_value(v), set)) == NULL)
+		if ((r = cm_queue_redact_str(json_string_value(v),
+		    set)) == NULL)
 			return (json_deep_copy(v));
 		out = json_string(r);
 		free(r);
@@ -144,7 +148,7 @@ cm_queue_submit_result(struct cm_queue *q, struct cm_queue_req *r,
 	(void)cm_queue_finish(q, r);
 }
 
-static void
+void
 cm_queue_do_submit(struct cm_queue *q, struct cm_queue_req *r)
 {
 	struct cm_qentry	*e;
@@ -152,7 +156,8 @@ cm_queue_do_submit(struct cm_queue *q, struct cm_queue_req *r)
 	char			 id[CM_QUEUE_ID_BYTES], ts[40], name[48];
 	char			*key;
 	int64_t			 now = cm_qfile_now_ms(), exp = 0;
-	int			 hold = cm_qfile_kind_is_hold(r->kind), stopping;
+	int			 hold = cm_qfile_kind_is_hold(r->kind),
+	    stopping;
 	size_t			 n, len;
 
 	pthread_mutex_lock(&q->lock);
@@ -268,6 +273,6 @@ cm_queue_do_submit(struct cm_queue *q, struct cm_queue_req *r)
 	cm_strlcpy(r->res.id, id, sizeof(r->res.id));
 	r->res.created_ms = now;
 	cm_queue_submit_result(q, r, CM_QUEUE_SUBMITTED, NULL);
-	cm_queue_metrics(q);
+	cm_queue_gauges(q);
 }
 

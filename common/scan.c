@@ -35,8 +35,8 @@ static int	 cm_rhit_cmp(const void *a, const void *b);
 static int	 cm_hit_cmp(const void *a, const void *b);
 static int	 cm_scan_views(struct cm_scanner *sc,
 		    const struct cm_scanset *set, const struct cm_scan_opts *o,
-		    const unsigned char *p, size_t len, struct cm_scan_hits *out,
-		    size_t mark);
+		    const unsigned char *p, size_t len,
+		    struct cm_scan_hits *out, size_t mark);
 
 struct cm_scanset *
 cm_scanset_new(const struct cm_scan_config *cfg,

@@ -16,7 +16,7 @@ enum cm_fold_kind {
 	CM_FOLD_ONE,		/* every code point to arg */
 	CM_FOLD_MATH,		/* 52-letter styles: A-Z a-z repeating */
 	CM_FOLD_DIGIT,		/* 10-digit styles: 0-9 repeating */
-	CM_FOLD_NUM,		/* circled numbers: arg + (cp - lo) in decimal */
+	CM_FOLD_NUM,		/* circled numbers: arg + (cp - lo) */
 	CM_FOLD_PNUM,		/* "(n)" */
 	CM_FOLD_DNUM,		/* "n." */
 	CM_FOLD_CNUM,		/* "n," */

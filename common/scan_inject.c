@@ -85,8 +85,8 @@ static const struct {
 	    "\\b(?:send|post|upload|forward|transmit|exfiltrate|leak|email|"
 	    "paste|submit|include)\\b.{0,60}?"
 	    "\\b(?:api ?keys?|access ?tokens?|tokens?|secrets?|credentials?|"
-	    "passwords?|env(?:ironment)? ?(?:vars?|variables)|\\.env|ssh ?keys?|"
-	    "id_rsa|private ?keys?|cookies?|system prompt)\\b"
+	    "passwords?|env(?:ironment)? ?(?:vars?|variables)|\\.env|"
+	    "ssh ?keys?|id_rsa|private ?keys?|cookies?|system prompt)\\b"
 	    ".{0,80}?(?:https?://|\\bto (?:this|the following|my|our) (?:url|"
 	    "endpoint|server|address|webhook)\\b)",
 	    CM_INJECT_EXFIL },
@@ -101,7 +101,8 @@ static const struct {
 	    "(?:\\{|\\$|%7b|<)",
 	    CM_INJECT_EXFIL },
 	[CM_INJ_SHELL] = {
-	    "\\b(?:curl|wget)\\b[^\\n|;]{0,200}\\| ?(?:sudo )?(?:ba|z|k|da)?sh\\b"
+	    "\\b(?:curl|wget)\\b[^\\n|;]{0,200}\\| ?(?:sudo )?"
+	    "(?:ba|z|k|da)?sh\\b"
 	    "|\\bsh -c [\"']?\\$\\( ?(?:curl|wget)"
 	    "|\\bbase64 (?:-d|--decode)\\b[^\\n]{0,80}\\| ?(?:ba)?sh\\b"
 	    "|\\beval ?\\( ?atob ?\\("
@@ -112,7 +113,8 @@ static const struct {
 	    "\\bdo not (?:tell|show|reveal|mention|disclose) (?:this|these "
 	    "instructions|it) to the user\\b|\\bhidden instructions? ?[:=]"
 	    "|\\binvisible to (?:the )?user\\b"
-	    "|\\bthe user (?:cannot|can't|must not|should not|won't) see this\\b"
+	    "|\\bthe user (?:cannot|can't|must not|should not|won't) "
+	    "see this\\b"
 	    "|\\bwithout (?:telling|informing|notifying) the user\\b",
 	    CM_INJECT_CONCEAL },
 };
@@ -277,7 +279,7 @@ struct cm_inj_match {
 struct cm_inject {
 	struct cm_scanset	*set;		/* a reference */
 	struct cm_norm		 nm;
-	uint64_t		 scanned;	/* literals starting before: searched */
+	uint64_t		 scanned;	/* literals before it: searched */
 	struct cm_inj_match	*m;
 	size_t			 nm_;
 	size_t			 capm;
@@ -289,7 +291,7 @@ struct cm_inj_scan {
 	struct cm_inject	*in;
 	struct cm_scanner	*sc;
 	size_t			 n;
-	uint64_t		 from;		/* candidates start here or later */
+	uint64_t		 from;		/* candidates start here, later */
 	uint64_t		 comp[CM_INJ_NPAT][2][CM_INJ_NCOMP];
 	size_t			 ncomp[CM_INJ_NPAT][2];
 };
@@ -300,10 +302,12 @@ static int	cm_inj_lit(void *arg, const struct cm_lit *lit, size_t start);
 static int	cm_inj_cand_cmp(const void *a, const void *b);
 static int	cm_inj_quoted(const struct cm_norm *nm, size_t s, size_t e);
 static int	cm_inj_carrier(const struct cm_norm *nm, size_t s, size_t e);
-static int	cm_inj_record(struct cm_inject *in, int pat, size_t s, size_t e);
+static int	cm_inj_record(struct cm_inject *in, int pat, size_t s,
+		    size_t e);
 static int	cm_inj_search(struct cm_inject *in, struct cm_scanner *sc,
 		    const struct cm_inj_cand *c, int eof, uint64_t *defer);
-static int	cm_inj_run(struct cm_inject *in, struct cm_scanner *sc, int eof);
+static int	cm_inj_run(struct cm_inject *in, struct cm_scanner *sc,
+		    int eof);
 static void	cm_inj_eval(struct cm_inject *in);
 static int	cm_inj_step(struct cm_inject *in, struct cm_scanner *sc,
 		    const void *buf, size_t len, int eof, const char **why);
@@ -341,7 +345,8 @@ cm_inject_rules_new(struct cm_scanset *set, const char **why)
 	pcre2_compile_context_free(cc);
 	for (i = 0; i < CM_INJ_NLITS; i++) {
 		if (cm_litset_add(&r->lits, cm_inj_lits[i].s,
-		    strlen(cm_inj_lits[i].s), 0, CM_LIT_INJ | (uint32_t)i) == -1) {
+		    strlen(cm_inj_lits[i].s), 0,
+		    CM_LIT_INJ | (uint32_t)i) == -1) {
 			*why = "out of memory compiling injection patterns";
 			return (-1);
 		}
@@ -434,7 +439,8 @@ cm_inj_lit(void *arg, const struct cm_lit *lit, size_t start)
 	struct cm_norm		*nm = &a->in->nm;
 	struct cm_inj_cand	*c, *nv;
 	size_t			 i = CM_LIT_INDEX(lit->owner), k, ncap, pat;
-	uint64_t		 at = nm->base + start, rs = UINT64_MAX, rmax = 0;
+	uint64_t		 at = nm->base + start, rs = UINT64_MAX;
+	uint64_t		 rmax = 0;
 	int			 kind, ring;
 
 	pat = cm_inj_lits[i].pat;
@@ -522,13 +528,13 @@ cm_inj_quoted(const struct cm_norm *nm, size_t s, size_t e)
 		while (q > 0 && (o[q] & 0xC0) == 0x80)
 			q--;
 		if (nm->fl[q] & CM_NORM_SYNTAX)
-			continue;	/* JSON string delimiter, HTML attribute */
+			continue;	/* JSON string quote, attribute */
 		if (o[q] == '"' || o[q] == '\'') {
 			if (q > 0 && cm_inj_wordch(o[q - 1]))
 				continue;	/* closes, or an apostrophe */
 			for (j = q + 1; j < e; j++) {
-				if (o[j] == o[q] && (o[q] == '"' || j + 1 >= e ||
-				    !cm_inj_wordch(o[j + 1])))
+				if (o[j] == o[q] && (o[q] == '"' ||
+				    j + 1 >= e || !cm_inj_wordch(o[j + 1])))
 					break;
 			}
 			if (j >= e)
@@ -674,7 +680,8 @@ cm_inj_run(struct cm_inject *in, struct cm_scanner *sc, int eof)
 		qsort(v, n, sizeof(*v), cm_inj_cand_cmp);
 	for (i = 0; i < n; ) {
 		cur = v[i++];
-		while (i < n && v[i].pat == cur.pat && v[i].rs <= cur.rmax + 1) {
+		while (i < n && v[i].pat == cur.pat &&
+		    v[i].rs <= cur.rmax + 1) {
 			if (v[i].rmax > cur.rmax)
 				cur.rmax = v[i].rmax;
 			i++;
@@ -714,7 +721,8 @@ cm_inj_eval(struct cm_inject *in)
 		fam = 0;
 		carrier = 0;
 		for (j = 0; j < in->nm_; j++) {
-			if (in->m[j].quoted || in->m[j].start < in->m[i].start ||
+			if (in->m[j].quoted ||
+			    in->m[j].start < in->m[i].start ||
 			    in->m[j].start - in->m[i].start >=
 			    CM_INJECT_WINDOW_BYTES)
 				continue;

@@ -120,7 +120,7 @@ cm_lit_variants(const unsigned char *a, size_t alen, int nocase,
 		memcpy(v, a, alen);
 		for (j = 0; j < nletters; j++) {
 			if (m & (1u << j))
-				v[pos[j]] = (unsigned char)(v[pos[j]] - 'a' + 'A');
+				v[pos[j]] = (unsigned char)(v[pos[j]] - 32);
 		}
 		if (alen == 4) {
 			memcpy(&w, v, 4);

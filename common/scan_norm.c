@@ -193,12 +193,14 @@ cm_norm_annotate(struct cm_norm *nm, size_t i)
 	if (nm->tn) {
 		if (lc == '/' && nm->ntname == 0 && !nm->tclose)
 			nm->tclose = 1;
-		else if (lc >= 'a' && lc <= 'z' && nm->ntname < sizeof(nm->tname))
+		else if (lc >= 'a' && lc <= 'z' &&
+		    nm->ntname < sizeof(nm->tname))
 			nm->tname[nm->ntname++] = (char)lc;
 		else {
 			if ((lc == '>' || lc == ' ') && ((nm->ntname == 3 &&
 			    memcmp(nm->tname, "pre", 3) == 0) ||
-			    (nm->ntname == 4 && memcmp(nm->tname, "code", 4) == 0))) {
+			    (nm->ntname == 4 &&
+			    memcmp(nm->tname, "code", 4) == 0))) {
 				if (nm->tclose && nm->codedepth > 0)
 					nm->codedepth--;
 				else if (!nm->tclose)
@@ -304,7 +306,8 @@ cm_norm_inv(struct cm_norm *nm, uint32_t cp, uint8_t fl)
 	}
 	n = cm_fold_cp(cp, f);
 	for (i = 0; i < n; i++)
-		cm_norm_out(nm, f[i], i == 0 ? fl : (uint8_t)(fl & ~CM_NORM_ZW));
+		cm_norm_out(nm, f[i], i == 0 ? fl :
+		    (uint8_t)(fl & ~CM_NORM_ZW));
 }
 
 static void
@@ -340,13 +343,15 @@ cm_norm_ref(struct cm_norm *nm, uint32_t cp, uint8_t fl)
 	}
 	if (cp == ';' && nm->nref > 1) {
 		if (nm->ref[1] == '#') {
-			hex = nm->nref > 2 && (nm->ref[2] == 'x' || nm->ref[2] == 'X');
-			for (i = hex ? 3 : 2, ok = i < nm->nref; i < nm->nref; i++) {
+			hex = nm->nref > 2 && (nm->ref[2] | 32) == 'x';
+			i = hex ? 3 : 2;
+			for (ok = i < nm->nref; i < nm->nref; i++) {
 				uint32_t d = nm->ref[i];
 
 				if (d >= '0' && d <= '9')
 					d -= '0';
-				else if (hex && (d | 32) >= 'a' && (d | 32) <= 'f')
+				else if (hex && (d | 32) >= 'a' &&
+				    (d | 32) <= 'f')
 					d = (d | 32) - 'a' + 10;
 				else
 					ok = 0;
@@ -391,7 +396,8 @@ cm_norm_tag_done(struct cm_norm *nm)
 	static const char *const hide[] = {
 		"display:none", "visibility:hidden", "font-size:0", "opacity:0",
 	};
-	char		 sq[CM_INJECT_TAG_BYTES + 1], txt[CM_INJECT_TAG_BYTES + 1];
+	char		 sq[CM_INJECT_TAG_BYTES + 1];
+	char		 txt[CM_INJECT_TAG_BYTES + 1];
 	char		 name[16];
 	const char	*t = txt, *hit;
 	size_t		 i, n = 0, nl = 0, k;
@@ -470,8 +476,8 @@ cm_norm_markup(struct cm_norm *nm, uint32_t cp, uint8_t syn)
 			fl |= CM_NORM_SYNTAX;
 		if (c == '<')
 			nm->ntag = 0;
-		else if (nm->ntag == 0 && !((c | 32) >= 'a' && (c | 32) <= 'z') &&
-		    c != '/' && c != '!')
+		else if (nm->ntag == 0 && c != '/' && c != '!' &&
+		    !((c | 32) >= 'a' && (c | 32) <= 'z'))
 			nm->mk = 0;	/* "a < b": no tag */
 		else if (c == '>') {
 			nm->mk = 0;

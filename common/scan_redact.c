@@ -198,7 +198,8 @@ cm_scan_excerpt(const struct cm_scanset *set, const void *buf, size_t len,
 		if (tmp[j - from] >= 0x20 && tmp[j - from] < 0x7f)
 			out[o++] = (char)tmp[j - from];
 		else {
-			(void)snprintf(esc, sizeof(esc), "\\x%02x", tmp[j - from]);
+			(void)snprintf(esc, sizeof(esc), "\\x%02x",
+			    tmp[j - from]);
 			if (o + 4 > lim)
 				break;
 			memcpy(out + o, esc, 4);

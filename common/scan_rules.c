@@ -63,7 +63,8 @@ const struct cm_scan_rule cm_scan_rules[CM_SCAN_NRULES] = {
 	    "(?<![" AN "])xox[abposre]-[" AN "-]{10,250}",
 	    { "xox[abposre]" }, 0, 0, 255, NULL },
 	{ "slack-app-token", "Slack app-level token",
-	    "(?<![" AN "])xapp-[0-9]-[" AN "]{1,32}-[0-9]{1,32}-[" AN "]{16,128}",
+	    "(?<![" AN "])xapp-[0-9]-[" AN "]{1,32}-[0-9]{1,32}-"
+	    "[" AN "]{16,128}",
 	    { "xapp-" }, 0, 0, 201, NULL },
 	{ "slack-webhook", "Slack webhook URL",
 	    "hooks\\.slack\\.com/(?:services|workflows|triggers)/"

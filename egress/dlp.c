@@ -27,6 +27,7 @@
 #include "egress/conn.h"
 #include "egress/dlp.h"
 #include "egress/egress.h"
+#include "egress/emetrics.h"
 #include "egress/hold.h"
 #include "egress/logs.h"
 #include "egress/policy.h"
@@ -216,6 +217,8 @@ eg_dlp_filter(struct eg_xchg *x, struct eg_dlp_hits *hs)
 		if (dh->h.detector == CM_SCAN_ENTROPY) {
 			unsigned bit = 1u << dh->where;
 
+			eg_metrics_dlp_hit(x->c->ew, -1, CM_SCAN_ENTROPY,
+			    EG_DA_WARN);
 			if (d != NULL && !(d->entropy_warned & bit)) {
 				d->entropy_warned |= bit;
 				eg_log_event_snap(x->c, x->snap, 1, CM_LOG_WARN,
@@ -247,6 +250,8 @@ eg_dlp_block(struct eg_xchg *x, const struct eg_dlp_hit *dh,
 	r->hint = strcmp(reason, "dlp_block") == 0 ?
 	    "remove the secret from the request; this route's policy is "
 	    "block" : "the value cannot be rewritten here; remove it";
+	eg_metrics_dlp_hit(x->c->ew, dh->h.rule_idx, dh->h.detector,
+	    EG_DA_BLOCK);
 	eg_log_event_snap(x->c, x->snap, 1, CM_LOG_INFO, "block",
 	    json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "host", x->r.host,
 	    "reason", reason, "rule", dh->h.rule, "detector",
@@ -571,10 +576,16 @@ eg_dlp_decide(struct eg_xchg *x, struct eg_dlp_hits *hs,
 				    r);
 				return (-1);
 			}
+		for (i = 0; i < hs->n; i++)
+			eg_metrics_dlp_hit(x->c->ew, hs->v[i].h.rule_idx,
+			    hs->v[i].h.detector, EG_DA_REDACT);
 		return (2);	/* the caller rewrites */
 	default:
 		if ((d = eg_dlp_state(x)) == NULL)
 			return (-1);
+		for (i = 0; i < hs->n; i++)
+			eg_metrics_dlp_hit(x->c->ew, hs->v[i].h.rule_idx,
+			    hs->v[i].h.detector, EG_DA_HOLD);
 		path = eg_dlp_proposal_path(x, hs);
 		d->hold = eg_hold_start(x->c, x->snap, x->r.host, x->r.port,
 		    cm_http_msg_method_name(x->req), path != NULL ? path : "",

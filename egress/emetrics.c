@@ -1,15 +1,23 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/certcache.h"
 #include "common/metrics.h"
+#include "common/scan.h"
+#include "egress/safelist.h"
 #include "egress/egress.h"
 #include "egress/emetrics.h"
 #include "egress/refuse.h"
 
 struct eg_metric_slots eg_m;
+
+/* Rules of the table, then known_secrets and entropy. */
+#define EG_M_RULES	128
+static int	 eg_m_dlp[EG_M_RULES + 2][EG_DA_COUNT];
+static char	*eg_m_dlp_labels[EG_M_RULES + 2][EG_DA_COUNT];
 
 /* Written once by eg_metrics_init(), before workers run. */
 static char eg_metric_labels[EG_MAX_REASONS][3][96];
@@ -26,6 +34,60 @@ eg_metrics_scrape(void)
 	cm_metric_set(eg_m.cert_hit, (int64_t)st.hits);
 	cm_metric_set(eg_m.cert_miss, (int64_t)st.misses);
 	cm_metric_set(eg_m.cert_entries, (int64_t)st.entries);
+	cm_metric_set(eg_m.safelist, (int64_t)eg_safelist_count());
+}
+
+static void
+eg_metrics_dlp_init(void)
+{
+	static const char *const act[EG_DA_COUNT] = { "block", "redact",
+	    "hold", "warn" };
+	static const char help[] = "Outbound DLP hits.";
+	size_t	 n = cm_scan_nrules(), i, a;
+	char	 buf[200];
+
+	if (n > EG_M_RULES)
+		n = EG_M_RULES;
+	for (i = 0; i < n + 2; i++)
+		for (a = 0; a < EG_DA_COUNT; a++) {
+			const char *det = i < n ? "token_patterns" : i == n ?
+			    "known_secrets" : "entropy";
+			const char *rule = i < n ? cm_scan_rule_id(i) : i == n ?
+			    "known-secret" : "entropy";
+
+			(void)snprintf(buf, sizeof(buf), "detector=\"%s\","
+			    "rule=\"%s\",direction=\"up\",action=\"%s\"",
+			    det, rule, act[a]);
+			eg_m_dlp_labels[i][a] = strdup(buf);
+			eg_m_dlp[i][a] = eg_m_dlp_labels[i][a] == NULL ? -1 :
+			    cm_metric_register("bb_egress_dlp_hits_total",
+			    eg_m_dlp_labels[i][a], CM_METRIC_COUNTER, help);
+		}
+	for (; i < EG_M_RULES + 2; i++)
+		for (a = 0; a < EG_DA_COUNT; a++)
+			eg_m_dlp[i][a] = -1;
+}
+
+void
+eg_metrics_dlp_hit(struct eg_worker *ew, int rule_idx, unsigned detector,
+    enum eg_dlp_action_m action)
+{
+	size_t	 n = cm_scan_nrules() > EG_M_RULES ? EG_M_RULES :
+		    cm_scan_nrules();
+	size_t	 i;
+
+	if (rule_idx >= 0 && (size_t)rule_idx < n)
+		i = (size_t)rule_idx;
+	else
+		i = detector == CM_SCAN_ENTROPY ? n + 1 : n;
+	cm_metric_add(ew->w, eg_m_dlp[i][action], 1);
+}
+
+void
+eg_metrics_injection(struct eg_worker *ew, int block)
+{
+	cm_metric_add(ew->w, block ? eg_m.injection_block :
+	    eg_m.injection_warn, 1);
 }
 
 void
@@ -104,6 +166,13 @@ eg_metrics_init(void)
 	    "bb_egress_request_duration_seconds",
 	    "First byte in to last byte out.", bounds_ms,
 	    sizeof(bounds_ms) / sizeof(bounds_ms[0]));
+	eg_m.injection_warn = cm_metric_register("bb_egress_injection_total",
+	    "severity=\"warn\"", CM_METRIC_COUNTER, "Inbound detections.");
+	eg_m.injection_block = cm_metric_register("bb_egress_injection_total",
+	    "severity=\"block\"", CM_METRIC_COUNTER, "Inbound detections.");
+	eg_m.safelist = cm_metric_register("bb_egress_safelist_entries", "",
+	    CM_METRIC_GAUGE, "Values an operator allowed, per host.");
+	eg_metrics_dlp_init();
 	(void)cm_metrics_on_scrape(eg_metrics_scrape);
 }
 

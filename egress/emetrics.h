@@ -23,7 +23,13 @@ struct eg_metric_slots {
 	int	 reload_ok, reload_error;
 	int	 cert_hit, cert_miss, cert_entries;
 	int	 duration;		/* histogram's first slot */
+	int	 injection_warn, injection_block;
+	int	 safelist;
 };
+
+/* DLP hit actions, for bb_egress_dlp_hits_total{action}. */
+enum eg_dlp_action_m { EG_DA_BLOCK, EG_DA_REDACT, EG_DA_HOLD, EG_DA_WARN,
+	EG_DA_COUNT };
 
 extern struct eg_metric_slots eg_m;
 
@@ -33,5 +39,9 @@ void	 eg_metrics_forwarded(struct eg_worker *ew);
 void	 eg_metrics_local(struct eg_worker *ew);
 void	 eg_metrics_bytes(struct eg_worker *ew, uint64_t up, uint64_t down);
 void	 eg_metrics_duration(struct eg_worker *ew, uint64_t ms);
+/* One DLP hit: rule_idx from the scan table, or -1 (known secret/entropy). */
+void	 eg_metrics_dlp_hit(struct eg_worker *ew, int rule_idx,
+	    unsigned detector, enum eg_dlp_action_m action);
+void	 eg_metrics_injection(struct eg_worker *ew, int block);
 
 #endif /* EG_EMETRICS_H */

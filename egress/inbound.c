@@ -33,6 +33,7 @@
 #include "common/worker.h"
 #include "egress/conn.h"
 #include "egress/egress.h"
+#include "egress/emetrics.h"
 #include "egress/inbound.h"
 #include "egress/logs.h"
 #include "egress/refuse.h"
@@ -249,6 +250,7 @@ eg_inbound_warn(struct eg_xchg *x, const struct cm_inject_result *res)
 	if (x->inb->warned)
 		return;
 	x->inb->warned = 1;
+	eg_metrics_injection(x->c->ew, 0);
 	(void)cm_inject_families_str(res->families, fam, sizeof(fam));
 	eg_log_event_snap(x->c, x->snap, 1, CM_LOG_WARN, "warn",
 	    json_pack("{s:s,s:s,s:s,s:s}", "host", x->r.host, "rule",
@@ -261,6 +263,7 @@ eg_inbound_blocked_log(struct eg_xchg *x, const struct cm_inject_result *res,
 {
 	char	 fam[160];
 
+	eg_metrics_injection(x->c->ew, 1);
 	(void)cm_inject_families_str(res->block_families ? res->block_families :
 	    res->families, fam, sizeof(fam));
 	eg_log_event_snap(x->c, x->snap, 1, CM_LOG_INFO, "block",

@@ -287,7 +287,8 @@ sv_call_submitted(struct cm_worker *w, const struct cm_queue_result *r,
 		    "more", c->tool, r->npending), "limited");
 		return;
 	default:
-		sv_call_finish(c, sv_call_tool_error(c->tool, "%s: the approval "
+		sv_call_finish(c, sv_call_tool_error(c->tool,
+		    "%s: the approval "
 		    "queue is unavailable: %s", c->tool, r->reason != NULL ?
 		    r->reason : "unknown"), "error");
 		return;
@@ -452,7 +453,8 @@ sv_call_propose(struct sv_call *c, const json_t *args)
 	if (q == NULL) {
 		json_decref(payload);
 		free(just);
-		sv_call_finish(c, sv_call_tool_error(c->tool, "%s: the approval "
+		sv_call_finish(c, sv_call_tool_error(c->tool,
+		    "%s: the approval "
 		    "queue is not running", c->tool), "error");
 		return;
 	}
@@ -498,7 +500,8 @@ sv_call_tools(struct sv_batch *b, size_t slot, const json_t *id,
 		return;
 	}
 	if (!sv_tools_known(name)) {
-		(void)snprintf(text, sizeof(text), "unknown tool: %.100s", name);
+		(void)snprintf(text, sizeof(text), "unknown tool: %.100s",
+		    name);
 		sv_rpc_settle(b, slot, sv_rpc_error(id, -32602, text));
 		return;
 	}

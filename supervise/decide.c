@@ -66,7 +66,8 @@ sv_op_audit(struct sv_op *op, const json_t *line)
 	int	 fd, rc = 0, saved;
 
 	(void)snprintf(path, sizeof(path), "%s/audit.jsonl", op->state_dir);
-	if ((s = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL) {
+	if ((s = json_dumps(line,
+	    JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL) {
 		errno = ENOMEM;
 		return (-1);
 	}
@@ -168,7 +169,8 @@ sv_op_payload(const char *path, enum cm_qkind kind)
 					    "unknown key");
 					continue;
 				}
-				if (cm_y_str(cx, node->pairs[i].val, k, &s) == 0)
+				if (cm_y_str(cx, node->pairs[i].val, k,
+				    &s) == 0)
 					json_object_set_new(out, k,
 					    json_string(s));
 			}
@@ -270,7 +272,8 @@ sv_op_decide(struct sv_op *op, enum sv_op_action act, const char *id,
 	}
 	/* 5 */
 	if (hold && act == SV_OP_MODIFY) {
-		code = sv_op_fail(SV_EXIT_USAGE, "holds can only be approved or "
+		code = sv_op_fail(SV_EXIT_USAGE,
+		    "holds can only be approved or "
 		    "rejected");
 		goto out;
 	}
@@ -288,7 +291,8 @@ sv_op_decide(struct sv_op *op, enum sv_op_action act, const char *id,
 	    "expires_at")) != NULL && cm_qfile_time_parse(json_string_value(
 	    json_object_get(p, "expires_at")), &exp) == 0 &&
 	    exp < cm_qfile_now_ms()) {
-		code = sv_op_fail(SV_EXIT_DECIDED, "expired: the hold's deadline "
+		code = sv_op_fail(SV_EXIT_DECIDED,
+		    "expired: the hold's deadline "
 		    "has passed");
 		goto out;
 	}
@@ -334,7 +338,8 @@ sv_op_decide(struct sv_op *op, enum sv_op_action act, const char *id,
 	    "created_at", json_string_value(json_object_get(p, "created_at")),
 	    "summary", sum != NULL ? sum : "", "applied", change != NULL);
 	if (change != NULL) {
-		json_object_set_new(audit, "routes_change", json_string(change));
+		json_object_set_new(audit, "routes_change",
+		    json_string(change));
 		json_object_set(audit, "route_before", before != NULL ? before :
 		    json_null());
 		json_object_set(audit, "route_after", after != NULL ? after :

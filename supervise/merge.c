@@ -205,7 +205,8 @@ sv_op_merge(const char *config_dir, const json_t *route, int replace,
 	cx->nerrors = 0;
 	if (text == NULL || cm_routes_json_render(doc, text, cx) == -1) {
 		(void)snprintf(err, errlen, "the merged routes.yaml does not "
-		    "validate: %s", cx->nerrors > 0 ? cx->errors[0] : "unknown");
+		    "validate: %s", cx->nerrors > 0 ? cx->errors[0] :
+		    "unknown");
 		goto out;
 	}
 	*code = SV_EXIT_IO;

@@ -75,7 +75,8 @@ int			 sv_op_audit(struct sv_op *op, const json_t *line);
  * *code (SV_EXIT_MALFORMED or SV_EXIT_IO); nothing written then.
  * dry_run computes without writing (show).
  */
-int			 sv_op_merge(const char *config_dir, const json_t *route,
+int			 sv_op_merge(const char *config_dir,
+    const json_t *route,
 			    int replace, int dry_run, const char **change,
 			    json_t **before, json_t **after, char *err,
 			    size_t errlen, int *code);

@@ -20,8 +20,8 @@
 #include "supervise/sv.h"
 
 #define SV_INSTRUCTIONS							\
-	"Tools of the bot-bottle sidecar. A human operator reviews every "	\
-	"egress-block and capability-block request; nothing is granted "	\
+	"Tools of the bot-bottle sidecar. A human operator reviews every " \
+	"egress-block and capability-block request; nothing is granted " \
 	"automatically. Use list-egress-routes to see what is already "	\
 	"allowed."
 
@@ -368,7 +368,8 @@ sv_rpc_handle(struct sv_conn *c, struct cm_http_msg *m, struct evbuffer *body)
 		b->is_array = 1;
 		if (b->rev >= SV_REV_2025_06_18) {
 			(void)snprintf(text, sizeof(text),
-			    "batches are not allowed in %s", sv_rev_name(b->rev));
+			    "batches are not allowed in %s",
+			    sv_rev_name(b->rev));
 			json_decref(root);
 			sv_conn_rpc_error(c, 400, -32600, text, 1);
 			return;

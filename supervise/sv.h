@@ -45,7 +45,8 @@ enum sv_rev {
 struct sv_cfg {
 	char			*state_dir;	/* owned */
 	char			*config_dir;	/* owned */
-	int			 wait_s;	/* SUPERVISE_WAIT_SECONDS wins */
+	/* SUPERVISE_WAIT_SECONDS wins */
+	int			 wait_s;
 	int			 progress_s;
 	size_t			 max_body;
 	int			 session_limit;
@@ -83,14 +84,16 @@ struct sv_conn {
 	struct evbuffer			*body;		/* owned */
 	struct event			*timer;		/* owned */
 	struct event			*reap;		/* owned: frees conn */
-	struct cm_snap			*snap;		/* a reference, per request */
+	/* a reference, per request */
+	struct cm_snap			*snap;
 	enum sv_conn_state		 state;
 	char				 peer[64];
 	/* The request being answered. */
 	int				 keep_alive;
 	int				 accept_json;
 	int				 accept_sse;
-	int				 sse;		/* stream head written */
+	/* stream head written */
+	int				 sse;
 	struct sv_batch			*batch;		/* owned while BUSY */
 	int				 dead;
 	TAILQ_ENTRY(sv_conn)		 link;
@@ -101,13 +104,18 @@ struct sv_batch {
 	struct sv_conn			*conn;		/* borrowed */
 	json_t				*answers;	/* array; null = none */
 	size_t				 n;
-	size_t				 pending;	/* calls still running */
+	/* calls still running */
+	size_t				 pending;
 	int				 is_array;
-	int				 http_status;	/* 200, or 202 for none */
-	char				 session[40];	/* "" before initialize */
-	char				 new_session[40];	/* initialize made */
+	/* 200, or 202 for none */
+	int				 http_status;
+	/* "" before initialize */
+	char				 session[40];
+	/* initialize made */
+	char				 new_session[40];
 	enum sv_rev			 rev;
-	char				 client[160];	/* mcp_client, for logs */
+	/* mcp_client, for logs */
+	char				 client[160];
 };
 
 /* A tools/call that finishes later (queue, reload). */
@@ -119,23 +127,30 @@ enum sv_call_state {
 };
 
 struct sv_call {
-	uint64_t			 uid;		/* names it across threads */
+	/* names it across threads */
+	uint64_t			 uid;
 	struct sv_worker		*sw;		/* borrowed */
 	struct sv_batch			*batch;		/* borrowed */
 	size_t				 slot;		/* in batch->answers */
 	json_t				*rpc_id;	/* owned */
-	char				 idkey[80];	/* session in-flight key */
+	/* session in-flight key */
+	char				 idkey[80];
 	char				 tool[32];
 	enum sv_call_state		 state;
-	struct cm_queue_req		*qreq;		/* the queue's, or NULL */
-	struct event			*progress;	/* owned; SSE keep-alive */
-	json_t				*progress_token;	/* owned, or NULL */
+	/* the queue's, or NULL */
+	struct cm_queue_req		*qreq;
+	/* owned; SSE keep-alive */
+	struct event			*progress;
+	/* owned, or NULL */
+	json_t				*progress_token;
 	uint64_t			 started_ms;
 	uint64_t			 wait_ms;
 	int				 kind;		/* enum cm_qkind */
 	char				 proposal[32];
-	json_t				*decision;	/* owned, while RELOAD */
-	json_t				*route;		/* owned: proposed route */
+	/* owned, while RELOAD */
+	json_t				*decision;
+	/* owned: proposed route */
+	json_t				*route;
 	char				 peer[64];	/* the connection's */
 	int64_t				 created_ms;	/* the proposal's */
 	uint64_t			 last_progress;	/* seconds sent */
@@ -164,8 +179,10 @@ void			 sv_conn_reply_json(struct sv_conn *c, int status,
 			    const json_t *doc, const char *session);
 /* A call is about to wait: switch this request to SSE if allowed. */
 int			 sv_conn_sse_begin(struct sv_conn *c);
-void			 sv_conn_sse_event(struct sv_conn *c, const json_t *msg);
-void			 sv_conn_sse_comment(struct sv_conn *c, const char *text);
+void			 sv_conn_sse_event(struct sv_conn *c,
+    const json_t *msg);
+void			 sv_conn_sse_comment(struct sv_conn *c,
+    const char *text);
 /* A JSON-mode answer cannot come (cancel): close the connection. */
 void			 sv_conn_abort(struct sv_conn *c, const char *why);
 void			 sv_conn_close(struct sv_conn *c, const char *why);
@@ -178,7 +195,8 @@ void			 sv_conn_rpc_error(struct sv_conn *c, int status,
 void			 sv_rpc_handle(struct sv_conn *c, struct cm_http_msg *m,
 			    struct evbuffer *body);
 /* DELETE (checks 10-12). */
-void			 sv_rpc_delete(struct sv_conn *c, struct cm_http_msg *m);
+void			 sv_rpc_delete(struct sv_conn *c,
+    struct cm_http_msg *m);
 json_t			*sv_rpc_error(const json_t *id, int code,
 			    const char *message);
 json_t			*sv_rpc_result(const json_t *id, json_t *result);

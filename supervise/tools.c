@@ -13,30 +13,30 @@
 
 #define SV_DESC_LIST							\
 	"List the network routes this bottle may use (host, request "	\
-	"matches, auth scheme, token slot name, git fetch, DLP). Token "	\
+	"matches, auth scheme, token slot name, git fetch, DLP). Token " \
 	"values are never shown. Read-only; check here before using "	\
 	"egress-block."
 #define SV_DESC_EGRESS							\
-	"Ask the human operator of this bottle to allow HTTP(S) access to "	\
+	"Ask the human operator of this bottle to allow HTTP(S) access to " \
 	"one host, or to widen an existing route (paths, methods, git "	\
-	"fetch). Use it only when the egress proxy refused a request your "	\
-	"task needs. A person reviews every request and nothing is allowed "	\
-	"until they approve. Waits up to %d seconds, then returns status "	\
+	"fetch). Use it only when the egress proxy refused a request your " \
+	"task needs. A person reviews every request and nothing is allowed " \
+	"until they approve. Waits up to %d seconds, then returns status " \
 	"pending with an id: call check-proposal later; repeating the "	\
-	"identical request re-attaches to it. Proposed auth, DLP and other "	\
-	"route settings beyond paths, methods and git fetch take effect "	\
-	"only if the operator sets them. Explain precisely why the task "	\
+	"identical request re-attaches to it. Proposed auth, DLP and other " \
+	"route settings beyond paths, methods and git fetch take effect " \
+	"only if the operator sets them. Explain precisely why the task " \
 	"needs access."
 #define SV_DESC_CAPABILITY						\
-	"Ask the human operator for a capability this bottle's image lacks "	\
+	"Ask the human operator for a capability this bottle's image lacks " \
 	"(package, tool, runtime) as a Dockerfile or a description. A "	\
-	"person reviews it. Approval usually rebuilds and restarts the "	\
-	"bottle: commit and push your work through the git gate first; "	\
-	"this call may never return. Waits up to %d seconds, then returns "	\
+	"person reviews it. Approval usually rebuilds and restarts the " \
+	"bottle: commit and push your work through the git gate first; " \
+	"this call may never return. Waits up to %d seconds, then returns " \
 	"status pending with an id for check-proposal."
 #define SV_DESC_CHECK							\
-	"Return the operator's current decision on your egress-block or "	\
-	"capability-block proposal: pending, approved, modified (with what "	\
+	"Return the operator's current decision on your egress-block or " \
+	"capability-block proposal: pending, approved, modified (with what " \
 	"was granted) or rejected, with notes. Does not wait."
 
 #define SV_ID_PATTERN	"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{12}$"

@@ -151,7 +151,8 @@ sv_op_watch(struct sv_op *op)
 				    sizeof(seen[nseen].id));
 				nseen++;
 				sv_watch_print(op, &items[i]);
-				if (tty && strcmp(items[i].state, "pending") == 0)
+				if (tty && strcmp(items[i].state,
+				    "pending") == 0)
 					quit = sv_watch_prompt(op, &items[i]);
 			}
 			seen[j].present = 1;

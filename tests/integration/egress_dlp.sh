@@ -128,6 +128,8 @@ is "$(jq -r .payload.rule "$pend" 2>/dev/null)" github-pat-classic "37: rule git
 like "$(jq -r .payload.context "$pend" 2>/dev/null)" '\[REDACTED rule=github-pat-classic len=40\]' "37: context redacted"
 ok $(grep -qF "$GHP" "$pend" && echo 1 || echo 0) "37: no token bytes in the proposal"
 is "$(n_origin)" "$n0" "37: the origin has seen nothing"
+is "$(curl -s "http://127.0.0.1:$BB_CTL/metrics" | awk '$1 == "bb_egress_holds_pending" {print $2}')" 1 \
+    "57: bb_egress_holds_pending 1 during the hold"
 respond approved "tested" >/dev/null
 wait $held
 is "$(cat "$BB_T/h37.code")" 200 "37: approved: 200"
@@ -161,6 +163,12 @@ head -c 2048 /dev/zero | tr '\0' a >"$BB_T/2k"
 is "$(code https://big.test/echo --data-binary @"$BB_T/2k")" 413 "41: 2 KiB to a 1 KiB route: 413"
 
 for v in T0 CANARY GHP GHP2; do bb_secret_free "${!v}" || { diag "$v found:"; grep -rlF -- "${!v}" "$BB_STDERR" "$STATE" | sed "s|^|#   |"; grep -hoF -- "${!v}" "$BB_STDERR" | head -2; grep -F -- "${!v}" "$BB_STDERR" | head -2 | cut -c1-400 | sed "s|^|#   |"; }; done
+metrics=$(curl -s "http://127.0.0.1:$BB_CTL/metrics")
+like "$metrics" 'bb_egress_dlp_hits_total\{detector="token_patterns",rule="github-pat-classic",direction="up",action="block"\} [1-9]' \
+    "57: DLP hits by rule and action"
+like "$metrics" 'bb_egress_holds_total\{outcome="approved"\} [1-9]' "57: holds by outcome"
+like "$metrics" 'bb_egress_safelist_entries [1-9]' "safelist entries counted"
+unlike "$metrics" "$GHP|$T0" "no secret in /metrics"
 ok $(bb_secret_free "$T0" "$CANARY" "$GHP" "$GHP2" && echo 0 || echo 1) "no test secret in stderr or the state dir"
 ok $(bb_no_sanitizer_reports && echo 0 || echo 1) "no sanitizer reports"
 bb_stop

@@ -26,7 +26,7 @@ if ! (cd "$b" && "$BB_SRCDIR/configure" -q --enable-static-binary \
 	echo "Bail out! configure --enable-static-binary failed"
 	exit 1
 fi
-grep -q '^STATIC_BINARY_TRUE = *$' "$b/Makefile"
+grep -q '^bb_sidecar_LDFLAGS = -static' "$b/Makefile"
 ok $? "configure --enable-static-binary: the static conditional is on"
 make -C "$b" -j2 >"$b/make.out" 2>&1
 rc=$?

@@ -353,7 +353,8 @@ test_submit_writes_the_proposal(void **state)
 	assert_int_equal(st.st_mode & 0777, 0600);
 	doc = json_load_file(p, 0, &je);
 	assert_non_null(doc);
-	assert_int_equal(json_integer_value(json_object_get(doc, "version")), 1);
+	assert_int_equal(json_integer_value(json_object_get(doc, "version")),
+	    1);
 	assert_string_equal(json_string_value(json_object_get(doc, "kind")),
 	    "egress-block");
 	assert_string_equal(json_string_value(json_object_get(doc, "bottle")),
@@ -626,7 +627,8 @@ test_status_visibility(void **state)
 	struct qt		*t = *state;
 	struct qt_got		 g;
 	struct qt_wait_arg	 a;
-	char			 hold[CM_QUEUE_ID_BYTES], other[CM_QUEUE_ID_BYTES];
+	char			 hold[CM_QUEUE_ID_BYTES],
+	    other[CM_QUEUE_ID_BYTES];
 	char			 mine[CM_QUEUE_ID_BYTES];
 
 	qt_plant(t, other, "egress-block", "bot2", 0);
@@ -800,7 +802,8 @@ test_ids_and_files(void **state)
 	r = cm_qfile_response_parse("{\"id\":\"A\",\"status\":\"approve\"}",
 	    29, "A", CM_QK_EGRESS_BLOCK, 0, 0, &st, &why);
 	assert_null(r);
-	assert_string_equal(why, "status is not approved, modified or rejected");
+	assert_string_equal(why,
+	    "status is not approved, modified or rejected");
 	r = cm_qfile_response_parse("{\"id\":\"B\",\"status\":\"approved\"}",
 	    30, "A", CM_QK_EGRESS_BLOCK, 0, 0, &st, &why);
 	assert_null(r);
@@ -829,7 +832,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_response_before_waiter,
 		    qt_setup, qt_teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_response_between_write_and_wait, qt_setup, qt_teardown),
+		    test_response_between_write_and_wait, qt_setup,
+		    qt_teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_wait_times_out_and_malformed_is_not_a_decision,
 		    qt_setup, qt_teardown),

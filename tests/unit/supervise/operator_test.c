@@ -56,7 +56,8 @@ test_summaries(void **state)
 		    "\"FROM x\\nRUN y\\n\"}}", "Dockerfile, 2 lines" },
 		{ "{\"kind\":\"egress-token-allow\",\"payload\":{\"method\":\"POST"
 		    "\",\"host\":\"h.test\",\"path\":\"/x\",\"rule\":\"github-pat\","
-		    "\"hits\":[{},{},{}]}}", "POST h.test /x github-pat (+2 more)" },
+		    "\"hits\":[{},{},{}]}}",
+		    "POST h.test /x github-pat (+2 more)" },
 		{ "{\"kind\":\"gitleaks-allow\",\"payload\":{\"repo\":\"r\","
 		    "\"findings\":[{\"ref\":\"refs/heads/main\",\"file\":\"a.py\","
 		    "\"line\":3,\"rule\":\"aws\"}]}}",

@@ -87,7 +87,8 @@ test_refusals_name_their_cause(void **state)
 		{ "{\"host\":\"http://a.test\",\"justification\":\"j\"}",
 		    "without scheme or path" },
 		{ "{\"host\":\"a.test:443\",\"justification\":\"j\"}", "port" },
-		{ "{\"host\":\"*.a.test\",\"justification\":\"j\"}", "wildcard" },
+		{ "{\"host\":\"*.a.test\",\"justification\":\"j\"}",
+		    "wildcard" },
 		{ "{\"host\":\"_egress.local\",\"justification\":\"j\"}",
 		    "reserved" },
 		{ "{\"host\":\"a.test\",\"justification\":\"j\",\"auth\":"
