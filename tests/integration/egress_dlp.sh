@@ -153,6 +153,35 @@ dt=$(( $(date +%s) - t0 ))
 like "$(cat "$BB_T/h38b")" 'dlp_hold_timeout' "38: no decision: 403 dlp_hold_timeout"
 ok $([ "$dt" -ge $((EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS - 1)) ] && echo 0 || echo 1) "38: after the deadline (${dt} s)"
 
+# 39: one proposal per scan step with every new value; the safelisted
+# one is not held again; a client that leaves is noticed.
+clear_pending() { rm -f "$STATE/supervise/pending/"*.json; }
+G4="ghp_$(rnd 36)" G5="ghp_$(rnd 36)"
+pending_count() { ls "$STATE/supervise/pending" 2>/dev/null | grep -c '\.json$'; }
+before=$(pending_count)
+curl -sS --max-time 20 --proxy "http://127.0.0.1:$PX" --cacert "$CONF/ca-cert.pem" \
+    -o /dev/null https://sup.test/echo -d "$GHP $G4" &
+p1=$!
+sleep 0.8
+newest=$(ls -t "$STATE/supervise/pending"/*.json 2>/dev/null | head -1)
+is "$(jq '.payload.hits | length' "$newest" 2>/dev/null)" 1 "39: the safelisted token is not held again: one hit"
+kill $p1 2>/dev/null; wait $p1 2>/dev/null
+sleep 0.5
+like "$(bb_log | grep '"event":"hold_result"' | tail -1)" '"result":"client_gone"' "39: the agent left: hold_result client_gone"
+ok $([ -f "$newest" ] && echo 0 || echo 1) "39: and the proposal stays pending"
+n1=$(pending_count)
+pcurl -s -o /dev/null https://sup.test/echo -d "$G4 $G5" &
+p1=$!
+sleep 0.8
+pcurl -s -o /dev/null https://sup.test/echo -d "$G4 $G5" &
+p2=$!
+sleep 0.8
+n2=$(pending_count)
+is "$n2" "$((n1 + 1))" "39: two new tokens, twice: one proposal"
+newest=$(ls -t "$STATE/supervise/pending"/*.json | head -1)
+is "$(jq '.payload.hits | length' "$newest")" 2 "39: with both in hits[]"
+kill $p1 $p2 2>/dev/null; wait $p1 $p2 2>/dev/null
+
 # 40: entropy warns, never blocks (R3 lists entropy).
 head -c 3072 /dev/urandom | base64 -w0 >"$BB_T/rand"
 is "$(code https://red.test/echo --data-binary @"$BB_T/rand")" 200 "40: random base64 on R3: 200"
