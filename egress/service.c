@@ -233,6 +233,34 @@ eg_boot_log(const struct cm_snap *snap)
 		    s->resolve[i].host);
 		json_array_append_new(warn, json_string(w));
 	}
+	/* Known secrets: too short to match, or tokens no route uses. */
+	for (i = 0; i < cm_secrets_count(snap->secrets); i++) {
+		const struct cm_secret *sec = cm_secrets_get(snap->secrets, i);
+		char	 w[320];
+		size_t	 j;
+
+		if (sec->len < CM_SECRET_MIN_BYTES) {
+			(void)snprintf(w, sizeof(w), "known secret %s is shorter "
+			    "than %d bytes: the scanners skip it", sec->name,
+			    CM_SECRET_MIN_BYTES);
+			json_array_append_new(warn, json_string(w));
+		}
+		if (strncmp(sec->name, "EGRESS_TOKEN_", 13) != 0)
+			continue;
+		for (j = 0; j < n; j++) {
+			const char *te = cm_route_token_env(
+			    cm_routes_at(cfg->routes, j));
+
+			if (te != NULL && strcmp(te, sec->name) == 0)
+				break;
+		}
+		if (j == n) {
+			(void)snprintf(w, sizeof(w), "%s is not used by any route "
+			    "(wiped from the environment all the same)",
+			    sec->name);
+			json_array_append_new(warn, json_string(w));
+		}
+	}
 	if (cm_ca_readable_by_others(cfg->ca))
 		json_array_append_new(warn, json_string("ca.pem is readable by "
 		    "group or others"));

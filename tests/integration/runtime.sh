@@ -16,7 +16,11 @@ like "$out" 'BOT_BOTTLE_SIDECAR_DAEMONS: unknown service "nosuch"' "the env vari
 "$BB_SIDECAR" health --control "127.0.0.1:$(bb_free_port)" >/dev/null 2>&1
 is $? 2 "health with no sidecar exits 2"
 
+export EGRESS_TOKEN_7=short
 egress_start || { echo "Bail out! sidecar did not start"; exit 1; }
+like "$(bb_log | grep '"event":"boot"')" 'known secret EGRESS_TOKEN_7 is shorter than 8 bytes' "boot warns about a too-short secret"
+like "$(bb_log | grep '"event":"boot"')" 'EGRESS_TOKEN_7 is not used by any route' "and about a token no route uses"
+ok $(grep -qa 'EGRESS_TOKEN_7=short' "/proc/$BB_SIDECAR_PID/environ" && echo 1 || echo 0) "the unused token is wiped from the environment too"
 h=$("$BB_SIDECAR" health --control "127.0.0.1:$BB_CTL")
 is $? 0 "health exits 0 when ready"
 is "$(printf '%s' "$h" | jq -r .status)" ready "health prints one JSON line: ready"
