@@ -47,12 +47,13 @@ struct cm_decode_stage {
 
 struct cm_decode {
 	struct cm_decode_stage	 st[CM_MAX_DECODE_CODINGS];
-	struct evbuffer		*mid[CM_MAX_DECODE_CODINGS]; /* owned; [0] unused */
+	/* mid[i] feeds stage i; owned; mid[0] unused (the caller's in). */
+	struct evbuffer		*mid[CM_MAX_DECODE_CODINGS];
 	size_t			 n;		/* stages, at least one */
 	uint64_t		 max_output;
 	unsigned		 ratio;
 	uint64_t		 in_bytes;	/* consumed by stage 0 */
-	uint64_t		 out_bytes;	/* appended to the caller's out */
+	uint64_t		 out_bytes;	/* appended to the caller's */
 	enum cm_decode_err	 err;		/* sticky */
 	const char		*why;
 	int			 done;
@@ -463,6 +464,7 @@ cm_decode_step(struct cm_decode *d, size_t i, struct evbuffer *src,
 	enum cm_decode_state	 was = st->state;
 	unsigned char		 b[2];
 	size_t			 len = evbuffer_get_length(src), took, made;
+	int			 rc = 0;
 
 	switch (st->state) {
 	case CM_DECODE_START:
@@ -516,14 +518,16 @@ cm_decode_step(struct cm_decode *d, size_t i, struct evbuffer *src,
 			made = took;
 			if (len == took && src_eof)
 				st->state = CM_DECODE_DONE;
-		} else if (cm_decode_lib(d, st, src, dst, room, &took,
-		    &made) == -1)
-			return (-1);
+		} else
+			rc = cm_decode_lib(d, st, src, dst, room, &took, &made);
+		/* Counted even when refused: the bytes did move. */
 		if (i == 0)
 			d->in_bytes += took;
 		if (i == d->n - 1)
 			d->out_bytes += made;
 		st->out_bytes += made;
+		if (rc == -1)
+			return (-1);
 		if (took > 0 || made > 0)
 			*moved = 1;
 		else if (st->state == CM_DECODE_RUN && src_eof && !st->full &&
@@ -569,7 +573,7 @@ cm_decode_read(struct cm_decode *d, struct evbuffer *in, int eof,
     struct evbuffer *out, size_t max, const char **why)
 {
 	struct evbuffer	*src, *dst;
-	uint64_t	 before, cap;
+	uint64_t	 before, left;
 	size_t		 k, room, spent = 0, l;
 	int		 moved, src_eof;
 
@@ -577,8 +581,10 @@ cm_decode_read(struct cm_decode *d, struct evbuffer *in, int eof,
 		goto fail;
 	if (d->done && evbuffer_get_length(in) == 0)
 		return (1);
-	/* Bytes after the end fall to stage 0's check, so whatever the
-	 * pieces the reason is the same. */
+	/*
+	 * Bytes after the end fall to stage 0's check, so the reason is
+	 * the same whatever the pieces.
+	 */
 	do {
 		moved = 0;
 		for (k = d->n; k-- > 0;) {
@@ -589,9 +595,9 @@ cm_decode_read(struct cm_decode *d, struct evbuffer *in, int eof,
 				dst = out;
 				room = max - spent;
 				/* One byte past the cap, to see it crossed. */
-				cap = d->max_output - d->out_bytes + 1;
-				if (cap < room)
-					room = (size_t)cap;
+				left = d->max_output - d->out_bytes;
+				if (left < room)
+					room = (size_t)left + 1;
 			} else {
 				dst = d->mid[k + 1];
 				l = evbuffer_get_length(dst);

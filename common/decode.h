@@ -47,7 +47,7 @@ enum cm_decode_err {
 };
 
 struct cm_decode_limits {
-	uint64_t	 max_output_bytes;	/* 0: CM_DEF_DECODE_OUTPUT_BYTES */
+	uint64_t	 max_output_bytes;	/* 0: the CM_DEF_ value */
 	unsigned	 max_ratio;		/* 0: CM_DEF_DECODE_RATIO */
 };
 
@@ -60,7 +60,8 @@ struct cm_decode_limits {
  * codings: the body is unscannable.
  */
 int			 cm_decode_parse(const char *value,
-			    enum cm_decode_coding codings[CM_MAX_DECODE_CODINGS],
+			    enum cm_decode_coding
+			    codings[CM_MAX_DECODE_CODINGS],
 			    size_t *n, const char **why);
 /*
  * A decoder undoing codings[0..n) (as cm_decode_parse() returns them; n
@@ -72,12 +73,13 @@ struct cm_decode	*cm_decode_new(const enum cm_decode_coding *codings,
 void			 cm_decode_free(struct cm_decode *d);
 /*
  * Decodes from in (drained as it is consumed) and appends at most max
- * decoded bytes to out.  eof says that in holds the last bytes of the
+ * (> 0) decoded bytes to out.  eof says that in holds the last bytes of the
  * body.  Returns 1 when every coding has ended and all output is out (a
  * gzip body ends only at eof, since another member may follow), 0 when
  * in is spent or max was reached (call again with more bytes or more
  * room), -1 with *why when refused; cm_decode_error() then says why, and
  * the decoder stays refused.  After 1, more bytes are refused as corrupt.
+ * Bytes decoded before a refusal may already be in out.
  */
 int			 cm_decode_read(struct cm_decode *d,
 			    struct evbuffer *in, int eof, struct evbuffer *out,

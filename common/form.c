@@ -19,7 +19,7 @@ struct cm_form {
 	int			 in_value;	/* past this pair's '=' */
 	int			 started;	/* this pair has a byte */
 	int			 first;		/* no piece of this part yet */
-	int			 pct;		/* 0, or '%' seen (1), + digit (2) */
+	int			 pct;		/* '%' seen (1), + digit (2) */
 	unsigned char		 hex;		/* the digit after '%' */
 	int			 stopped;
 };

@@ -24,7 +24,7 @@ struct cm_metric_def {
 	enum cm_metric_type	 type;
 	enum cm_metric_part	 part;
 	int64_t			 le_ms;		/* CM_MP_BUCKET; -1 = +Inf */
-	int			 nparts;	/* first slot: series after it */
+	int			 nparts;	/* first slot: its parts */
 };
 
 static struct cm_metric_def	 cm_metric_defs[CM_MAX_METRICS];
@@ -75,7 +75,8 @@ cm_metric_register_histogram(const char *family, const char *help,
 
 	for (i = 0; i <= nbounds + 2; i++) {
 		if (i < nbounds)
-			(void)snprintf(labels, sizeof(labels), "le=\"%lld.%03lld\"",
+			(void)snprintf(labels, sizeof(labels),
+			    "le=\"%lld.%03lld\"",
 			    (long long)(bounds_ms[i] / 1000),
 			    (long long)(bounds_ms[i] % 1000));
 		else if (i == nbounds)

@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/queue_int.h"
+#include "common/scan.h"
 #include "common/secrets.h"
 #include "common/settings.h"
 #include "common/snapshot.h"
@@ -382,8 +383,9 @@ cm_queue_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct cm_queue	*q = arg;
 
-	cm_qscan_tick(q, cm_now_ms() - (uint64_t)q->last_list_ms >=
-	    CM_QUEUE_IDLE_TICK_MS);
+	/* A timer a little early must not skip a listing for a round. */
+	cm_qscan_tick(q, cm_now_ms() - (uint64_t)q->last_list_ms +
+	    CM_QUEUE_IDLE_TICK_MS / 10 >= CM_QUEUE_IDLE_TICK_MS);
 	cm_queue_rearm(q);
 }
 
@@ -391,8 +393,8 @@ static void
 cm_queue_inotify_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct cm_queue	*q = arg;
-	char		 buf[4096]
-			    __attribute__((aligned(__alignof__(struct inotify_event))));
+	char		 buf[4096] __attribute__((aligned(
+			    __alignof__(struct inotify_event))));
 
 	/* What changed does not matter: the listing finds it. */
 	while (read(fd, buf, sizeof(buf)) > 0)
@@ -729,6 +731,9 @@ cm_queue_free(struct cm_queue *q)
 	if (q->base != NULL)
 		event_base_free(q->base);
 	cm_qfile_dirs_close(&q->dirs);
+	cm_scanset_unref(q->scanset);
+	cm_scanner_free(q->scanner);
+	cm_secrets_unref(q->scan_secrets);
 	cm_secrets_unref(q->secrets);
 	free(q->noted);
 	pthread_mutex_destroy(&q->lock);

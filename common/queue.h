@@ -76,8 +76,8 @@ struct cm_queue_result {
 	/* DECIDED, WITHDRAWN, EXPIRED */
 	enum cm_qstatus		 status;
 	json_t			*proposal;	/* borrowed; may be NULL */
-	json_t			*response;	/* borrowed; DECIDED (and archived
-						   EXPIRED/WITHDRAWN) */
+	/* borrowed; DECIDED (and archived EXPIRED/WITHDRAWN) */
+	json_t			*response;
 	int64_t			 created_ms;	/* wall clock */
 };
 
@@ -140,8 +140,7 @@ void		 cm_queue_configure(struct cm_queue *q,
  * "local".  0, or -1 with err (start-up exits 1 then).
  */
 int		 cm_queue_start(const struct cm_snap *snap,
-    const char *state_dir,
-		    char *err, size_t errlen);
+		    const char *state_dir, char *err, size_t errlen);
 void		 cm_queue_stop(void);
 /* The running queue, or NULL. */
 struct cm_queue	*cm_queue_get(void);
@@ -155,8 +154,7 @@ const char	*cm_queue_bottle(const struct cm_queue *q);
  */
 struct cm_queue_req *cm_queue_submit(struct cm_queue *q,
 		    const struct cm_queue_submission *s,
-		    struct cm_worker *owner,
-		    cm_queue_cb cb, void *arg);
+		    struct cm_worker *owner, cm_queue_cb cb, void *arg);
 /*
  * Waits for the decision on id.  wait_ms > 0 ends the wait with TIMEOUT
  * (agent calls); 0 waits until decided, withdrawn or, for a hold,

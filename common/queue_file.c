@@ -94,8 +94,8 @@ cm_qfile_slug_valid(const char *s)
 	if (n == 0 || n > 64)
 		return (0);
 	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && strchr("._-",
-		    s[i]) == NULL)
+		if (!isalnum((unsigned char)s[i]) &&
+		    strchr("._-", s[i]) == NULL)
 			return (0);
 	return (1);
 }
@@ -119,8 +119,8 @@ cm_qfile_id_valid(const char *s)
 			return (0);
 		if ((i < 8 || (i > 8 && i < 15)) && !(c >= '0' && c <= '9'))
 			return (0);
-		if (i > 16 && !((c >= '0' && c <= '9') || (c >= 'a' &&
-		    c <= 'f')))
+		if (i > 16 && !((c >= '0' && c <= '9') ||
+		    (c >= 'a' && c <= 'f')))
 			return (0);
 	}
 	return (s[29] == '\0');

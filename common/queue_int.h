@@ -27,6 +27,8 @@
 	    (var) = (tvar))
 #endif
 
+struct cm_scanner;
+struct cm_scanset;
 struct event;
 struct event_base;
 
@@ -109,6 +111,10 @@ struct cm_queue {
 	_Atomic int			 max_pending_holds;
 	int				 use_inotify;
 	struct cm_secrets		*secrets;	/* a reference */
+	/* The known-secret matcher of scan_secrets (queue thread only). */
+	struct cm_scanset		*scanset;	/* a reference */
+	struct cm_scanner		*scanner;	/* owned */
+	struct cm_secrets		*scan_secrets;	/* a reference */
 
 	pthread_t			 thread;
 	int				 started;

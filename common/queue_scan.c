@@ -622,11 +622,9 @@ cm_qscan_list_pending(struct cm_queue *q)
 			    CM_QS_WITHDRAWN, resp);
 			json_decref(resp);
 			cm_metric_add(NULL,
-			    q->m_decided[e->kind][CM_QS_WITHDRAWN],
-			    1);
+			    q->m_decided[e->kind][CM_QS_WITHDRAWN], 1);
 			cm_log(CM_LOG_WARN, "supervise", "proposal_withdrawn",
-			    0,
-			    json_pack("{s:s,s:s,s:s}", "proposal", e->id,
+			    0, json_pack("{s:s,s:s,s:s}", "proposal", e->id,
 			    "kind", cm_qfile_kind_name(e->kind), "reason",
 			    "proposal file removed"));
 			cm_qscan_free_entry(q, e);
@@ -655,9 +653,9 @@ cm_qscan_tick(struct cm_queue *q, int full)
 			(void)cm_qscan_check(q, e);
 	}
 	if (full) {
+		q->last_list_ms = (int64_t)cm_now_ms();
 		cm_qscan_list_responses(q);
 		cm_qscan_list_pending(q);
-		q->last_list_ms = (int64_t)cm_now_ms();
 	}
 	cm_queue_gauges(q);
 }

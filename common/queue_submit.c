@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/queue_int.h"
+#include "common/scan.h"
 #include "common/secrets.h"
 #include "common/util.h"
 
@@ -36,9 +37,48 @@ cm_queue_agent_key(enum cm_qkind kind, const json_t *payload)
 	return (key);
 }
 
-/* Replaces each known secret in s; a new string, or NULL if none hit. */
+/*
+ * The scan engine's known-secret matcher for set, compiled once per set
+ * (a reload builds a new set).  Queue thread only.  0, or -1 when it
+ * cannot be built; the literal fallback below then runs.
+ */
+static int
+cm_queue_scanset(struct cm_queue *q, struct cm_secrets *set)
+{
+	struct cm_secret	*arr;
+	const char		*why;
+	size_t			 i, n;
+
+	if (set == NULL)
+		return (-1);
+	if (set == q->scan_secrets && q->scanset != NULL)
+		return (0);
+	cm_scanset_unref(q->scanset);
+	q->scanset = NULL;
+	cm_secrets_unref(q->scan_secrets);
+	q->scan_secrets = NULL;
+	if (q->scanner == NULL && (q->scanner = cm_scanner_new()) == NULL)
+		return (-1);
+	n = cm_secrets_count(set);
+	if ((arr = calloc(n + 1, sizeof(*arr))) == NULL)
+		return (-1);
+	for (i = 0; i < n; i++)
+		arr[i] = *cm_secrets_get(set, i);
+	q->scanset = cm_scanset_new(NULL, arr, n, &why);
+	explicit_bzero(arr, (n + 1) * sizeof(*arr));
+	free(arr);
+	if (q->scanset == NULL) {
+		cm_log(CM_LOG_WARN, "supervise", "queue_scan_unavailable", 0,
+		    json_pack("{s:s}", "reason", why));
+		return (-1);
+	}
+	q->scan_secrets = cm_secrets_ref(set);
+	return (0);
+}
+
+/* Literal matches only: when the scan set could not be built. */
 static char *
-cm_queue_redact_str(const char *s, struct cm_secrets *set)
+cm_queue_redact_literal(const char *s, struct cm_secrets *set)
 {
 	const struct cm_secret	*sec;
 	char			*cur = NULL, *out, tag[160];
@@ -57,8 +97,8 @@ cm_queue_redact_str(const char *s, struct cm_secrets *set)
 		    "[REDACTED rule=known-secret:%s len=%zu]", sec->name,
 		    sec->len);
 		/* Worst case every secret-sized piece becomes a tag. */
-		n = len / sec->len * (tl > sec->len ? tl - sec->len :
-		    0) + len + 1;
+		n = len / sec->len * (tl > sec->len ? tl - sec->len : 0) +
+		    len + 1;
 		if ((out = malloc(n)) == NULL) {
 			free(cur);
 			return (NULL);
@@ -82,11 +122,55 @@ cm_queue_redact_str(const char *s, struct cm_secrets *set)
 }
 
 /*
+ * Replaces each known secret in s, in any form the scan engine knows
+ * (raw, base64, hex, ...), by [REDACTED rule=known-secret:NAME len=N].
+ * A new string, or NULL when nothing matched.
+ */
+static char *
+cm_queue_redact_str(struct cm_queue *q, const char *s, struct cm_secrets *set)
+{
+	struct cm_scan_opts	 opts = { CM_SCAN_SURF_BODY,
+				    CM_SCAN_KNOWN_SECRETS, 0 };
+	struct cm_scan_hits	 hits;
+	unsigned char		*out = NULL;
+	const char		*why;
+	size_t			 len = strlen(s), outlen;
+	char			*r = NULL;
+
+	if (cm_queue_scanset(q, set) == -1)
+		return (cm_queue_redact_literal(s, set));
+	cm_scan_hits_init(&hits);
+	if (cm_scan_buf(q->scanner, q->scanset, &opts, s, len, &hits,
+	    &why) == -1 || hits.n == 0) {
+		cm_scan_hits_free(&hits);
+		/* A failed scan must not let a secret through. */
+		return (cm_queue_redact_literal(s, set));
+	}
+	if (cm_scan_redact(s, len, 0, &hits, CM_SCAN_REDACT_TAG, &out, &outlen,
+	    &why) == 0 && (r = malloc(outlen + 1)) != NULL) {
+		memcpy(r, out, outlen);
+		r[outlen] = '\0';
+	}
+	free(out);
+	cm_scan_hits_free(&hits);
+	if (r == NULL)
+		return (cm_queue_redact_literal(s, set));
+	/* View hits cannot be rewritten: the literal pass still runs. */
+	out = (unsigned char *)cm_queue_redact_literal(r, set);
+	if (out != NULL) {
+		free(r);
+		r = (char *)out;
+	}
+	return (r);
+}
+
+/*
  * The second check of §5.3: a copy of v with every known secret
  * replaced and every "context" cut to CM_QUEUE_CONTEXT_MAX_CHARS.
  */
 static json_t *
-cm_queue_redact(const json_t *v, struct cm_secrets *set, int depth)
+cm_queue_redact(struct cm_queue *q, const json_t *v, struct cm_secrets *set,
+    int depth)
 {
 	json_t		*out, *c;
 	const char	*k;
@@ -96,8 +180,8 @@ cm_queue_redact(const json_t *v, struct cm_secrets *set, int depth)
 	if (depth > CM_MAX_YAML_DEPTH)
 		return (json_null());
 	if (json_is_string(v)) {
-		if ((r = cm_queue_redact_str(json_string_value(v),
-		    set)) == NULL)
+		r = cm_queue_redact_str(q, json_string_value(v), set);
+		if (r == NULL)
 			return (json_deep_copy(v));
 		out = json_string(r);
 		free(r);
@@ -106,17 +190,18 @@ cm_queue_redact(const json_t *v, struct cm_secrets *set, int depth)
 	if (json_is_array(v)) {
 		out = json_array();
 		for (i = 0; i < json_array_size(v); i++)
-			json_array_append_new(out, cm_queue_redact(
+			json_array_append_new(out, cm_queue_redact(q,
 			    json_array_get(v, i), set, depth + 1));
 		return (out);
 	}
 	if (json_is_object(v)) {
 		out = json_object();
 		json_object_foreach((json_t *)v, k, c) {
-			json_t *nv = cm_queue_redact(c, set, depth + 1);
+			json_t *nv = cm_queue_redact(q, c, set, depth + 1);
 
 			if (strcmp(k, "context") == 0 && json_is_string(nv) &&
-			    json_string_length(nv) > CM_QUEUE_CONTEXT_MAX_CHARS) {
+			    json_string_length(nv) >
+			    CM_QUEUE_CONTEXT_MAX_CHARS) {
 				const char	*s = json_string_value(nv);
 				size_t		 cut = 0, chars = 0;
 
@@ -156,8 +241,8 @@ cm_queue_do_submit(struct cm_queue *q, struct cm_queue_req *r)
 	char			 id[CM_QUEUE_ID_BYTES], ts[40], name[48];
 	char			*key;
 	int64_t			 now = cm_qfile_now_ms(), exp = 0;
-	int			 hold = cm_qfile_kind_is_hold(r->kind),
-	    stopping;
+	int			 hold = cm_qfile_kind_is_hold(r->kind);
+	int			 stopping;
 	size_t			 n, len;
 
 	pthread_mutex_lock(&q->lock);
@@ -232,10 +317,10 @@ cm_queue_do_submit(struct cm_queue *q, struct cm_queue_req *r)
 		    "version", r->client_version != NULL ?
 		    r->client_version : ""));
 		json_object_set_new(doc, "justification",
-		    cm_queue_redact(just, r->secrets, 0));
+		    cm_queue_redact(q, just, r->secrets, 0));
 		json_decref(just);
 	}
-	pl = cm_queue_redact(r->payload, r->secrets, 0);
+	pl = cm_queue_redact(q, r->payload, r->secrets, 0);
 	json_object_set_new(doc, "payload", pl);
 	free(cm_qfile_dumps(doc, &len));
 	if (len > CM_QUEUE_PROPOSAL_MAX_BYTES) {

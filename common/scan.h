@@ -27,7 +27,8 @@ struct cm_scan_stream;		/* one body being scanned in pieces */
 #define CM_SCAN_TOKEN_PATTERNS	0x01
 #define CM_SCAN_KNOWN_SECRETS	0x02
 #define CM_SCAN_ENTROPY		0x04
-#define CM_SCAN_DEFAULT_DETECTORS (CM_SCAN_TOKEN_PATTERNS | CM_SCAN_KNOWN_SECRETS)
+#define CM_SCAN_DEFAULT_DETECTORS \
+	(CM_SCAN_TOKEN_PATTERNS | CM_SCAN_KNOWN_SECRETS)
 
 /* Views scanned besides the bytes themselves (§8.5); a bit mask. */
 #define CM_SCAN_VIEW_PERCENT	0x01	/* %XX decoded, '+' as space */
@@ -66,9 +67,9 @@ enum cm_scan_view {
 };
 
 struct cm_scan_config {
-	size_t		 partial_min_len;	/* 0: CM_DEF_SCAN_PARTIAL_BYTES */
-	size_t		 entropy_window;	/* 0: CM_DEF_SCAN_ENTROPY_WINDOW */
-	unsigned	 entropy_mbits;		/* 0: CM_DEF_SCAN_ENTROPY_MBITS */
+	size_t		 partial_min_len;	/* 0: the default */
+	size_t		 entropy_window;	/* 0: the default */
+	unsigned	 entropy_mbits;		/* x 1000; 0: the default */
 	int		 inbound;		/* also compile §12 patterns */
 };
 
@@ -86,16 +87,16 @@ struct cm_scan_opts {
 struct cm_scan_hit {
 	uint64_t		 off;
 	size_t			 len;
-	const char		*rule;		/* "aws-access-key-id", "known-secret:NAME", "entropy" */
+	const char		*rule;		/* id, "known-secret:NAME" */
 	const char		*name;		/* "AWS access key ID", ... */
-	const char		*secret;	/* known secrets: NAME; else NULL */
-	int			 secret_idx;	/* index in this set; -1 (a reload
-						   renumbers: key on NAME) */
-	int			 rule_idx;	/* cm_scan_rule_id(); -1 unless pattern */
+	const char		*secret;	/* known secret: NAME; NULL */
+	int			 secret_idx;	/* in this set, or -1; a reload
+						   renumbers: key on NAME */
+	int			 rule_idx;	/* cm_scan_rule_id(), or -1 */
 	unsigned		 detector;	/* one CM_SCAN_* detector bit */
 	enum cm_scan_form	 form;
 	enum cm_scan_view	 view;
-	unsigned		 entropy_mbits;	/* entropy: bits per byte x 1000 */
+	unsigned		 entropy_mbits;	/* entropy: bits/byte x 1000 */
 };
 
 /* A growing list the caller owns; at most CM_MAX_SCAN_HITS are kept. */
@@ -103,7 +104,7 @@ struct cm_scan_hits {
 	struct cm_scan_hit	*hit;		/* owned */
 	size_t			 n;
 	size_t			 cap;
-	size_t			 lost;		/* hits past the cap, only counted */
+	size_t			 lost;		/* past the cap: only counted */
 };
 
 /* Redaction styles (§9.2, §9.3, spec/gitgate.md §8.4). */

@@ -279,7 +279,7 @@ struct cm_inj_match {
 struct cm_inject {
 	struct cm_scanset	*set;		/* a reference */
 	struct cm_norm		 nm;
-	uint64_t		 scanned;	/* literals before it: searched */
+	uint64_t		 scanned;	/* literals before: done */
 	struct cm_inj_match	*m;
 	size_t			 nm_;
 	size_t			 capm;
@@ -291,7 +291,7 @@ struct cm_inj_scan {
 	struct cm_inject	*in;
 	struct cm_scanner	*sc;
 	size_t			 n;
-	uint64_t		 from;		/* candidates start here, later */
+	uint64_t		 from;		/* candidates start here */
 	uint64_t		 comp[CM_INJ_NPAT][2][CM_INJ_NCOMP];
 	size_t			 ncomp[CM_INJ_NPAT][2];
 };

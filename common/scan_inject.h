@@ -50,7 +50,7 @@ enum cm_inject_severity {
 
 struct cm_inject_result {
 	enum cm_inject_severity	 severity;
-	unsigned		 families;	/* every family seen, quoted too */
+	unsigned		 families;	/* every one seen, quoted too */
 	unsigned		 block_families;/* the window that blocked */
 	int			 carrier;	/* a hidden carrier blocked */
 	size_t			 matches;	/* distinct matches so far */
@@ -65,10 +65,11 @@ struct cm_inject	*cm_inject_new(const struct cm_scanset *set,
 			    enum cm_inject_charset charset);
 void			 cm_inject_free(struct cm_inject *in);
 /*
- * Normalises and scans one more piece.  A match is found once the
- * character after it has arrived (word boundaries), so the caller may
- * forward all but nothing of a piece: a match cut by the end of a piece
- * shows up with the next one.  Returns 0, or -1 and *why.
+ * Normalises and scans one more piece.  A match is decided once the
+ * text after it has arrived (word boundaries, bounded patterns), so one
+ * cut by the end of a piece shows up with a later piece: a caller that
+ * forwards as it goes learns of it late and aborts (spec §10.2).
+ * Returns 0, or -1 and *why.
  */
 int			 cm_inject_feed(struct cm_inject *in,
 			    struct cm_scanner *sc, const void *buf, size_t len,

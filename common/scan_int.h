@@ -78,9 +78,9 @@ struct cm_scan_rule {
 	const char		*id;
 	const char		*name;
 	const char		*regex;		/* PCRE2, byte mode */
-	const char		*kw[12];	/* literal prefixes; NULL ends */
+	const char		*kw[12];	/* literals; NULL ends */
 	int			 kw_nocase;
-	size_t			 lead_max;	/* match may start this far before a keyword */
+	size_t			 lead_max;	/* start before a keyword */
 	size_t			 maxlen;	/* longest match of regex */
 	cm_scan_extent_fn	 extent;	/* validator, or NULL */
 };
@@ -103,7 +103,7 @@ struct cm_ksecret {
 	size_t		 len;
 	unsigned char	*proj;		/* owned: alphanumeric projection */
 	size_t		 plen;
-	uint32_t	*good;		/* prefix counts of partial windows of s */
+	uint32_t	*good;		/* prefix counts of good windows */
 	uint32_t	*pgood;		/* the same for proj */
 };
 
@@ -155,7 +155,7 @@ struct cm_scanset {
 	unsigned		 entropy_mbits;
 	struct cm_scan_pattern	 pat[CM_SCAN_NRULES];
 	struct cm_litset	 lits;		/* keywords and short forms */
-	size_t			 kw_hold;	/* undecidable bytes at a window end */
+	size_t			 kw_hold;	/* undecided at a window end */
 	size_t			 max_match;
 	struct cm_scan_secrets	 ks;
 	double			*ent_tab;	/* c * log2(c), c <= window */
@@ -165,18 +165,18 @@ struct cm_scanset {
 /* Bytes of one lane (raw, or a decoded view) and where each came from. */
 struct cm_vbuf {
 	unsigned char	*b;
-	uint64_t	*src;		/* views: raw offset of each byte's source */
+	uint64_t	*src;		/* views: raw offset of each byte */
 	uint8_t		*slen;		/* and its length */
 	size_t		 len;
 	size_t		 cap;
 	uint64_t	 base;		/* lane index of b[0] */
-	uint64_t	 changed;	/* lane index past the last rewritten byte */
+	uint64_t	 changed;	/* past the last rewritten byte */
 };
 
 /* A view decoder; it reads the raw lane, so it needs no buffer. */
 struct cm_vdec {
 	unsigned	 view;		/* one CM_SCAN_VIEW_* bit */
-	uint64_t	 pos;		/* raw offset of the next byte to decode */
+	uint64_t	 pos;		/* raw offset of the next byte */
 };
 
 /* A hit while scanning one window: indices into the window. */
@@ -198,7 +198,7 @@ struct cm_scanner {
 	size_t			 nrh;
 	size_t			 caprh;
 	unsigned char		*proj;		/* projected window */
-	uint32_t		*pmap;		/* window index of every 16th byte */
+	uint32_t		*pmap;		/* index of every 16th byte */
 	int			 pmapok;	/* pmap is for this window */
 	size_t			 projcap;
 	struct cm_vbuf		 sv;		/* cm_scan_buf() views */
@@ -242,10 +242,12 @@ int	cm_scan_rule_try(struct cm_scanner *sc, const struct cm_scanset *set,
 int	cm_scan_secrets_build(struct cm_scanset *set, const struct cm_secret *v,
 	    size_t n, size_t partial, const char **why);
 void	cm_scan_secrets_free(struct cm_scan_secrets *ks);
-int	cm_scan_secrets_form_hit(struct cm_scanner *sc, const struct cm_scan_secrets *ks,
+int	cm_scan_secrets_form_hit(struct cm_scanner *sc,
+	    const struct cm_scan_secrets *ks,
 	    const struct cm_scan_win *w, uint32_t form, size_t start,
 	    int nocase, size_t *front);
-int	cm_scan_secrets_scan(struct cm_scanner *sc, const struct cm_scan_secrets *ks,
+int	cm_scan_secrets_scan(struct cm_scanner *sc,
+	    const struct cm_scan_secrets *ks,
 	    const struct cm_scan_win *w, int nocase, size_t *front);
 uint32_t cm_scan_secrets_prio(const struct cm_scan_secrets *ks, uint32_t secret,
 	    enum cm_scan_form form);
@@ -270,11 +272,11 @@ enum cm_scan_view cm_vdec_view(unsigned view);
 int	cm_vdec_needed(unsigned view, const unsigned char *p, size_t n);
 
 /* scan_norm.c: §12.2 normalisation into two views with flags per byte */
-#define CM_NORM_HIDDEN	0x01		/* in an HTML comment or hidden element */
-#define CM_NORM_ZW	0x02		/* an invisible character was removed before it */
-#define CM_NORM_TAG	0x04		/* decoded from a Unicode tag character */
-#define CM_NORM_CODE	0x08		/* in a fence, backticks, <pre> or <code> */
-#define CM_NORM_SYNTAX	0x10		/* JSON string quote, HTML tag: no quotation */
+#define CM_NORM_HIDDEN	0x01		/* in a comment, hidden element */
+#define CM_NORM_ZW	0x02		/* an invisible went before it */
+#define CM_NORM_TAG	0x04		/* decoded from a tag character */
+#define CM_NORM_CODE	0x08		/* fence, backticks, <pre>, <code> */
+#define CM_NORM_SYNTAX	0x10		/* JSON quote, in a tag: no quote */
 
 struct cm_norm {
 	int		 format;	/* enum cm_inject_format */

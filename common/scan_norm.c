@@ -80,7 +80,10 @@ cm_norm_init(struct cm_norm *nm, int format, int latin1)
 	nm->last = '\n';	/* leading blank lines collapse away */
 	for (c = 0; c < 256; c++)
 		nm->plain[c] = (uint8_t)cm_norm_plain(nm, (unsigned char)c);
+	/* 2: a blank to collapse; 3: a JSON quote, copied as syntax. */
 	nm->plain[' '] = nm->plain['\t'] = 2;
+	if (format == CM_INJECT_JSON)
+		nm->plain['"'] = 3;
 }
 
 void
@@ -620,7 +623,7 @@ cm_norm_run(struct cm_norm *nm, const unsigned char *p, size_t n)
 {
 	const uint8_t	*plain;
 	unsigned char	*orig, *low, c;
-	uint8_t		*fp, fl, spfl;
+	uint8_t		*fp, fl, spfl, cf;
 	size_t		 i, o, ncap, lpos;
 	void		*q;
 	int		 sp;
@@ -669,15 +672,17 @@ cm_norm_run(struct cm_norm *nm, const unsigned char *p, size_t n)
 			cls = plain[c];
 			if (cls == 0)
 				break;
-			adv = (size_t)(2 - cls) * (1 + (size_t)sp);
+			cf = cls == 3 ? fl | CM_NORM_SYNTAX : fl;
+			adv = (size_t)(cls != 2) * (1 + (size_t)sp);
 			orig[o] = sp ? ' ' : c;
 			low[o] = sp ? ' ' : cm_norm_low[c];
+			fp[o] = sp ? fl : cf;
 			orig[o + 1] = c;
 			low[o + 1] = cm_norm_low[c];
-			fp[o] = fp[o + 1] = fl;
+			fp[o + 1] = cf;
 			o += adv;
 			lpos += adv;
-			sp = cls - 1;
+			sp = cls == 2;
 		}
 		if (sp)		/* what a blank of this run set pending */
 			spfl = fl & ~CM_NORM_CODE;
@@ -703,8 +708,8 @@ cm_norm_run(struct cm_norm *nm, const unsigned char *p, size_t n)
 			lpos++;
 		}
 		orig[o] = c;
-		low[o] = (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
-		fp[o++] = fl;
+		low[o] = cm_norm_low[c];
+		fp[o++] = plain[c] == 3 ? fl | CM_NORM_SYNTAX : fl;
 		lpos++;
 	}
  done:

@@ -24,7 +24,8 @@
 #include "common/log.h"
 #include "common/scan_int.h"
 
-#define CM_QHASH(k, bits) ((size_t)(((k) * 0x9E3779B97F4A7C15ull) >> (64 - (bits))))
+#define CM_QHASH(k, bits) \
+	((size_t)(((k) * 0x9E3779B97F4A7C15ull) >> (64 - (bits))))
 
 struct cm_qpair {
 	uint64_t	 key;
@@ -57,18 +58,21 @@ static int	 cm_qtab_build(struct cm_qtab *t, struct cm_qbuild *qb,
 		    int nocase);
 static void	 cm_qtab_free(struct cm_qtab *t);
 static int	 cm_qpair_cmp(const void *a, const void *b);
-static int	 cm_ks_run(struct cm_scanner *sc, const struct cm_scan_secrets *ks,
-		    const unsigned char *p, size_t n,
+static int	 cm_ks_run(struct cm_scanner *sc,
+		    const struct cm_scan_secrets *ks, const unsigned char *p,
+		    size_t n,
 		    const struct cm_scan_win *w, const uint32_t *map,
 		    uint32_t k, size_t o, size_t t, int nocase, int proj,
 		    size_t *front);
 static int	 cm_ks_form_at(struct cm_scanner *sc,
-		    const struct cm_scan_secrets *ks, const struct cm_scan_win *w,
-		    uint32_t f, size_t start, int nocase, size_t *front);
-static int	 cm_ks_sample(struct cm_scanner *sc, const struct cm_scan_secrets *ks,
-		    const struct cm_qtab *t, const unsigned char *p, size_t n,
-		    size_t from, size_t step, const struct cm_scan_win *w,
-		    const uint32_t *map, int nocase, int proj, size_t *front);
+		    const struct cm_scan_secrets *ks,
+		    const struct cm_scan_win *w, uint32_t f, size_t start,
+		    int nocase, size_t *front);
+static int	 cm_ks_sample(struct cm_scanner *sc,
+		    const struct cm_scan_secrets *ks, const struct cm_qtab *t,
+		    const unsigned char *p, size_t n, size_t from, size_t step,
+		    const struct cm_scan_win *w, const uint32_t *map,
+		    int nocase, int proj, size_t *front);
 
 static const char cm_b64std[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -186,8 +190,8 @@ cm_ks_good(const unsigned char *s, size_t len, size_t w, uint32_t **out)
 }
 
 static int
-cm_ks_add_form(struct cm_scan_secrets *ks, uint32_t secret, enum cm_scan_form form,
-    const unsigned char *s, size_t len)
+cm_ks_add_form(struct cm_scan_secrets *ks, uint32_t secret,
+    enum cm_scan_form form, const unsigned char *s, size_t len)
 {
 	struct cm_kform	*nv;
 	size_t		 i;
@@ -195,7 +199,7 @@ cm_ks_add_form(struct cm_scan_secrets *ks, uint32_t secret, enum cm_scan_form fo
 	for (i = 0; i < ks->nform; i++) {
 		if (ks->form[i].secret == secret && ks->form[i].len == len &&
 		    memcmp(ks->form[i].s, s, len) == 0)
-			return (0);	/* an earlier, better form is the same */
+			return (0);	/* an earlier, better form is it */
 	}
 	if ((nv = reallocarray(ks->form, ks->nform + 1, sizeof(*nv))) == NULL)
 		return (-1);
@@ -218,7 +222,8 @@ cm_ks_b64(const unsigned char *in, size_t len, int url, int pad, char *out)
 	uint32_t	 v;
 
 	for (i = 0; i + 3 <= len; i += 3) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
+		    in[i + 2];
 		out[o++] = a[v >> 18];
 		out[o++] = a[(v >> 12) & 63];
 		out[o++] = a[(v >> 6) & 63];
@@ -447,8 +452,8 @@ cm_scan_secrets_free(struct cm_scan_secrets *ks)
 }
 
 int
-cm_scan_secrets_build(struct cm_scanset *set, const struct cm_secret *v, size_t n,
-    size_t partial, const char **why)
+cm_scan_secrets_build(struct cm_scanset *set, const struct cm_secret *v,
+    size_t n, size_t partial, const char **why)
 {
 	struct cm_scan_secrets	*ks = &set->ks;
 	struct cm_ksecret	*sec;
@@ -473,7 +478,7 @@ cm_scan_secrets_build(struct cm_scanset *set, const struct cm_secret *v, size_t 
 		if (v[i].len < CM_SECRET_MIN_BYTES)
 			continue;
 		if (v[i].len > CM_MAX_SECRET_BYTES) {
-			*why = "a known secret is longer than CM_MAX_SECRET_BYTES";
+			*why = "a known secret is over CM_MAX_SECRET_BYTES";
 			goto fail;
 		}
 		sec = &ks->sec[ks->n++];
@@ -494,7 +499,8 @@ cm_scan_secrets_build(struct cm_scanset *set, const struct cm_secret *v, size_t 
 				sec->proj[sec->plen++] = sec->s[j];
 		}
 		if (cm_ks_good(sec->s, len, partial, &sec->good) == -1 ||
-		    cm_ks_good(sec->proj, sec->plen, partial, &sec->pgood) == -1)
+		    cm_ks_good(sec->proj, sec->plen, partial,
+		    &sec->pgood) == -1)
 			goto nomem;
 		if (len > ks->maxlen)
 			ks->maxlen = len;
@@ -511,11 +517,13 @@ cm_scan_secrets_build(struct cm_scanset *set, const struct cm_secret *v, size_t 
 					    (uint32_t)i, (uint32_t)o, 1) == -1)
 						goto nomem;
 			}
-			if (sec->plen >= ks->pstep + 7 && (sec->plen >= partial ||
+			if (sec->plen >= ks->pstep + 7 &&
+			    (sec->plen >= partial ||
 			    sec->plen >= CM_SCAN_ALNUM_MIN_BYTES)) {
 				for (o = 0; o + 8 <= sec->plen; o++)
-					if (cm_qb_add(&qb[2 + nc], sec->proj + o,
-					    nc, (uint32_t)i, (uint32_t)o, 1) == -1)
+					if (cm_qb_add(&qb[2 + nc],
+					    sec->proj + o, nc, (uint32_t)i,
+					    (uint32_t)o, 1) == -1)
 						goto nomem;
 				if (17 * sec->plen > ks->maxproj)
 					ks->maxproj = 17 * sec->plen;
@@ -541,14 +549,14 @@ cm_scan_secrets_build(struct cm_scanset *set, const struct cm_secret *v, size_t 
 		}
 		for (nc = 0; nc <= 1; nc++) {
 			for (o = 0; o < ks->step; o++)
-				if (cm_qb_add(&qb[nc], f->s + o, nc, (uint32_t)i,
-				    (uint32_t)o, 0) == -1)
+				if (cm_qb_add(&qb[nc], f->s + o, nc,
+				    (uint32_t)i, (uint32_t)o, 0) == -1)
 					goto nomem;
 		}
 	}
 	for (i = 0; i < 4; i++) {
-		if (cm_qtab_build(i < 2 ? &ks->raw[i] : &ks->proj[i - 2], &qb[i],
-		    (int)(i & 1)) == -1)
+		if (cm_qtab_build(i < 2 ? &ks->raw[i] : &ks->proj[i - 2],
+		    &qb[i], (int)(i & 1)) == -1)
 			goto nomem;
 	}
 	if (ks->maxproj > ks->maxlen)
@@ -621,9 +629,10 @@ cm_ks_run(struct cm_scanner *sc, const struct cm_scan_secrets *ks,
 		form = CM_SCAN_FORM_PARTIAL;
 	else
 		return (0);
-	re = proj ? cm_ks_rawpos(w->p, p, map, t + 8 + b - 1) + 1 : t + 8 + b;
-	return (cm_scanner_push(sc, rs, re, cm_scan_secrets_prio(ks, k, form), k, 1,
-	    form));
+	re = proj ? cm_ks_rawpos(w->p, p, map, t + 8 + b - 1) + 1 :
+	    t + 8 + b;
+	return (cm_scanner_push(sc, rs, re, cm_scan_secrets_prio(ks, k, form),
+	    k, 1, form));
 }
 
 static int
@@ -639,7 +648,8 @@ cm_ks_form_at(struct cm_scanner *sc, const struct cm_scan_secrets *ks,
 	avail = w->n - start < fm->len ? w->n - start : fm->len;
 	if (nocase) {
 		for (j = 0; j < avail; j++)
-			if (cm_ks_lower(w->p[start + j]) != cm_ks_lower(fm->s[j]))
+			if (cm_ks_lower(w->p[start + j]) !=
+			    cm_ks_lower(fm->s[j]))
 				return (0);
 	} else if (memcmp(w->p + start, fm->s, avail) != 0)
 		return (0);
@@ -655,9 +665,9 @@ cm_ks_form_at(struct cm_scanner *sc, const struct cm_scan_secrets *ks,
 
 /* A short form found by the literal prefilter (which ignores case). */
 int
-cm_scan_secrets_form_hit(struct cm_scanner *sc, const struct cm_scan_secrets *ks,
-    const struct cm_scan_win *w, uint32_t form, size_t start, int nocase,
-    size_t *front)
+cm_scan_secrets_form_hit(struct cm_scanner *sc,
+    const struct cm_scan_secrets *ks, const struct cm_scan_win *w,
+    uint32_t form, size_t start, int nocase, size_t *front)
 {
 	return (cm_ks_form_at(sc, ks, w, form, start, nocase, front));
 }

@@ -46,8 +46,8 @@ struct cm_scan_stream {
 	size_t			 nlane;
 	uint64_t		 safe;
 	struct cm_scan_hits	 pend;		/* final, not yet reported */
-	struct cm_scan_hits	 recent;	/* reported raw hits a view hit may overlap */
-	uint64_t		 ent_next;	/* raw offset of the next window */
+	struct cm_scan_hits	 recent;	/* raw, a view's may overlap */
+	uint64_t		 ent_next;	/* raw offset of the next one */
 	int			 ent_found;
 	int			 finished;
 };
@@ -205,7 +205,8 @@ cm_stream_dup(const struct cm_scan_stream *st, const struct cm_scan_hit *h)
 			r = &v[k]->hit[i];
 			if (r->view == CM_SCAN_IN_RAW &&
 			    r->detector != CM_SCAN_ENTROPY &&
-			    r->off < h->off + h->len && h->off < r->off + r->len)
+			    r->off < h->off + h->len &&
+			    h->off < r->off + r->len)
 				return (1);
 		}
 	}
@@ -239,8 +240,9 @@ cm_stream_emit(struct cm_scan_stream *st, uint64_t *g,
 			continue;
 		if (cm_scan_hits_add(out, h) == -1)
 			return (-1);
-		if (h->view == CM_SCAN_IN_RAW && h->detector != CM_SCAN_ENTROPY &&
-		    st->nlane > 1 && cm_scan_hits_add(&st->recent, h) == -1)
+		if (h->view == CM_SCAN_IN_RAW &&
+		    h->detector != CM_SCAN_ENTROPY && st->nlane > 1 &&
+		    cm_scan_hits_add(&st->recent, h) == -1)
 			return (-1);
 	}
 	if (stop > 0) {

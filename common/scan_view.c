@@ -42,7 +42,8 @@ cm_vbuf_reserve(struct cm_vbuf *vb, size_t more, int map)
 		return (-1);
 	vb->b = nb;
 	if (map) {
-		if ((nb = reallocarray(vb->src, ncap, sizeof(*vb->src))) == NULL)
+		nb = reallocarray(vb->src, ncap, sizeof(*vb->src));
+		if (nb == NULL)
 			return (-1);
 		vb->src = nb;
 		if ((nb = realloc(vb->slen, ncap)) == NULL)
@@ -214,9 +215,9 @@ cm_vd_json(struct cm_vdec *d, const unsigned char *p, size_t n, size_t i,
 			/* A high surrogate wants its low half next. */
 			if (i + 12 > n && !eof)
 				return (0);
-			if (i + 12 <= n && p[i + 6] == '\\' && p[i + 7] == 'u' &&
-			    cm_vd_u4(p + i + 8, &lo) == 0 && lo >= 0xDC00 &&
-			    lo <= 0xDFFF) {
+			if (i + 12 <= n && p[i + 6] == '\\' &&
+			    p[i + 7] == 'u' && cm_vd_u4(p + i + 8, &lo) == 0 &&
+			    lo >= 0xDC00 && lo <= 0xDFFF) {
 				cp = 0x10000 + ((cp - 0xD800) << 10) +
 				    (lo - 0xDC00);
 				len = 12;

@@ -51,23 +51,6 @@ eg_worker_of(struct cm_worker *w)
 	return (cm_worker_svc(w, CM_SVC_EGRESS));
 }
 
-/* DESIGN "Holds": unset, non-integer or <= 0 is 300; capped at 3600. */
-static int
-eg_hold_timeout(void)
-{
-	const char	*v = getenv("EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS");
-	char		*end;
-	long		 n;
-
-	if (v == NULL || *v == '\0')
-		return (CM_DEF_HOLD_TIMEOUT_S);
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (*end != '\0' || errno != 0 || n <= 0)
-		return (CM_DEF_HOLD_TIMEOUT_S);
-	return (n > CM_MAX_HOLD_TIMEOUT_S ? CM_MAX_HOLD_TIMEOUT_S : (int)n);
-}
-
 static int
 eg_default_on(const char *config_dir)
 {
@@ -112,7 +95,9 @@ eg_load(const struct cm_load_env *env)
 	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
 		return (NULL);
 	cfg->loaded_at = time(NULL);
-	cfg->hold_timeout_s = eg_hold_timeout();
+	/* DESIGN "Holds": the one rule, in the queue module. */
+	cfg->hold_timeout_s = cm_queue_hold_timeout_s(
+	    "EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS");
 	if ((cfg->state_dir = strdup(env->state_dir)) == NULL) {
 		free(cfg);
 		return (NULL);

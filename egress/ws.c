@@ -40,7 +40,7 @@ struct eg_ws {
 	unsigned char		 key[4];
 	int			 in_msg;	/* a data message is open */
 	int			 msg_opcode;
-	int			 streaming;	/* this message goes to stream */
+	int			 streaming;	/* this message is streamed */
 	int			 stream_first;	/* no stream piece yet */
 	unsigned char		*buf;		/* owned: reassembly */
 	size_t			 blen;
@@ -463,7 +463,8 @@ eg_ws_build(struct evbuffer *out, int opcode, int fin, int mask,
 	} else {
 		h[1] = 127;
 		for (i = 0; i < 8; i++)
-			h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+			h[2 + i] = (unsigned char)((uint64_t)len >>
+			    (56 - 8 * i));
 		hl = 10;
 	}
 	if (mask) {
@@ -534,7 +535,8 @@ eg_ws_build_close(struct evbuffer *out, int mask, unsigned code,
 	size_t		 n = 0;
 
 	if (code == 0)
-		return (eg_ws_build(out, EG_WS_OP_CLOSE, 1, mask, NULL, 0, why));
+		return (eg_ws_build(out, EG_WS_OP_CLOSE, 1, mask, NULL, 0,
+		    why));
 	if (!eg_ws_code_ok(code)) {
 		*why = "close code that may not be sent";
 		return (-1);

@@ -57,7 +57,7 @@ struct eg_ws_limits {
 
 /* A frame as its header said. */
 struct eg_ws_frame {
-	int		 opcode;	/* as sent; EG_WS_OP_CONT for fragments */
+	int		 opcode;	/* as sent (CONT after the first) */
 	int		 msg_opcode;	/* TEXT or BINARY of its message, or the
 					   control opcode */
 	int		 fin;

@@ -8,6 +8,7 @@
 #define GG_INTAKE_H
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,7 +32,7 @@ struct gg_intake {
 	int			 failed;
 	char			 err[256];	/* "unpack <err>" */
 	char			 packname[64];	/* pack-HASH once committed */
-	const int		*cancel;	/* the push's flag */
+	atomic_int		*cancel;	/* the push's flag */
 };
 
 /*

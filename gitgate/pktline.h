@@ -49,7 +49,8 @@ void	 gg_pktline_chomp(struct gg_pkt *pkt);
 int	 gg_pktline_write(struct evbuffer *out, const void *data, size_t len);
 int	 gg_pktline_printf(struct evbuffer *out, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
-int	 gg_pktline_vprintf(struct evbuffer *out, const char *fmt, va_list ap);
+int	 gg_pktline_vprintf(struct evbuffer *out, const char *fmt, va_list ap)
+	    __attribute__((format(printf, 2, 0)));
 int	 gg_pktline_flush(struct evbuffer *out);
 int	 gg_pktline_delim(struct evbuffer *out);
 /* data on band, split into packets of at most max data bytes. */

@@ -268,6 +268,8 @@ static void
 gg_stop(void)
 {
 	cm_queue_stop();
+	/* The job threads are joined by now: libgit2 can let go. */
+	(void)git_libgit2_shutdown();
 }
 
 static int

@@ -288,9 +288,8 @@ sv_call_submitted(struct cm_worker *w, const struct cm_queue_result *r,
 		return;
 	default:
 		sv_call_finish(c, sv_call_tool_error(c->tool,
-		    "%s: the approval "
-		    "queue is unavailable: %s", c->tool, r->reason != NULL ?
-		    r->reason : "unknown"), "error");
+		    "%s: the approval queue is unavailable: %s", c->tool,
+		    r->reason != NULL ? r->reason : "unknown"), "error");
 		return;
 	}
 	cm_strlcpy(c->proposal, r->id, sizeof(c->proposal));
@@ -454,8 +453,8 @@ sv_call_propose(struct sv_call *c, const json_t *args)
 		json_decref(payload);
 		free(just);
 		sv_call_finish(c, sv_call_tool_error(c->tool,
-		    "%s: the approval "
-		    "queue is not running", c->tool), "error");
+		    "%s: the approval queue is not running", c->tool),
+		    "error");
 		return;
 	}
 	name[0] = version[0] = '\0';

@@ -333,8 +333,7 @@ sv_conn_done(struct sv_conn *c)
 	/* Pipelined bytes: the next request starts on the next turn. */
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
 		bufferevent_trigger(c->bev, EV_READ,
-		    BEV_TRIG_IGNORE_WATERMARKS |
-		    BEV_TRIG_DEFER_CALLBACKS);
+		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 }
 
 /* Case-insensitive prefix test for media types. */
@@ -373,8 +372,7 @@ sv_conn_accepts(const char *v, int *json, int *sse)
 				while (*p == ' ' || *p == '\t')
 					p++;
 				if ((p[0] == 'q' || p[0] == 'Q') &&
-				    p[1] == '=' &&
-				    strtod(p + 2, NULL) <= 0.0)
+				    p[1] == '=' && strtod(p + 2, NULL) <= 0.0)
 					zero = 1;
 			}
 			*semi = '\0';

@@ -66,8 +66,8 @@ sv_op_audit(struct sv_op *op, const json_t *line)
 	int	 fd, rc = 0, saved;
 
 	(void)snprintf(path, sizeof(path), "%s/audit.jsonl", op->state_dir);
-	if ((s = json_dumps(line,
-	    JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL) {
+	s = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (s == NULL) {
 		errno = ENOMEM;
 		return (-1);
 	}
@@ -273,8 +273,7 @@ sv_op_decide(struct sv_op *op, enum sv_op_action act, const char *id,
 	/* 5 */
 	if (hold && act == SV_OP_MODIFY) {
 		code = sv_op_fail(SV_EXIT_USAGE,
-		    "holds can only be approved or "
-		    "rejected");
+		    "holds can only be approved or rejected");
 		goto out;
 	}
 	if (hold && act == SV_OP_APPROVE && sv_op_blank(notes)) {
@@ -292,8 +291,7 @@ sv_op_decide(struct sv_op *op, enum sv_op_action act, const char *id,
 	    json_object_get(p, "expires_at")), &exp) == 0 &&
 	    exp < cm_qfile_now_ms()) {
 		code = sv_op_fail(SV_EXIT_DECIDED,
-		    "expired: the hold's deadline "
-		    "has passed");
+		    "expired: the hold's deadline has passed");
 		goto out;
 	}
 	/* 6 */

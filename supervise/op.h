@@ -76,10 +76,10 @@ int			 sv_op_audit(struct sv_op *op, const json_t *line);
  * dry_run computes without writing (show).
  */
 int			 sv_op_merge(const char *config_dir,
-    const json_t *route,
-			    int replace, int dry_run, const char **change,
-			    json_t **before, json_t **after, char *err,
-			    size_t errlen, int *code);
+			    const json_t *route, int replace, int dry_run,
+			    const char **change, json_t **before,
+			    json_t **after, char *err, size_t errlen,
+			    int *code);
 
 /* watch.c */
 int			 sv_op_watch(struct sv_op *op);

@@ -215,9 +215,9 @@ sv_op_summary(const json_t *p)
 		break;
 	case CM_QK_GITLEAKS_ALLOW:
 		x = json_array_get(json_object_get(pl, "findings"), 0);
-		evbuffer_add_printf(b, "%s %s %s:%lld %s", sv_op_str(pl,
-		    "repo"),
-		    sv_op_str(x, "ref"), sv_op_str(x, "file"),
+		evbuffer_add_printf(b, "%s %s %s:%lld %s",
+		    sv_op_str(pl, "repo"), sv_op_str(x, "ref"),
+		    sv_op_str(x, "file"),
 		    (long long)json_integer_value(json_object_get(x, "line")),
 		    sv_op_str(x, "rule"));
 		if (json_array_size(json_object_get(pl, "findings")) > 1)
@@ -589,9 +589,8 @@ sv_op_print_proposal(struct sv_op *op, FILE *fp, const json_t *p,
 			free(s);
 		}
 		json_object_foreach((json_t *)x, k, v) {
-			if (strcmp(k, "host") == 0 || strcmp(k,
-			    "matches") == 0 ||
-			    strcmp(k, "git") == 0)
+			if (strcmp(k, "host") == 0 ||
+			    strcmp(k, "matches") == 0 || strcmp(k, "git") == 0)
 				continue;
 			s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 			fprintf(fp, "  %s: ", k);
@@ -859,9 +858,9 @@ sv_operator_main(int argc, char **argv)
 	}
 	(void)snprintf(path, sizeof(path), "%s/supervise", op.state_dir);
 	if (stat(path, &st) == -1 || !S_ISDIR(st.st_mode)) {
-		fprintf(stderr,
-		    "bb-sidecar: supervise: no approval queue in %s "
-		    "(is the bottle's state dir mounted?)\n", op.state_dir);
+		fprintf(stderr, "bb-sidecar: supervise: no approval queue "
+		    "in %s (is the bottle's state dir mounted?)\n",
+		    op.state_dir);
 		return (SV_EXIT_IO);
 	}
 	if (cm_qfile_dirs_open(op.state_dir, 0, &op.d, err, sizeof(err)) ==

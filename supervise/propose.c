@@ -88,9 +88,8 @@ sv_json_to_ynode_at(const json_t *v, int depth)
 		    NULL)
 			goto fail;
 		for (i = 0; i < len; i++) {
-			n->items[n->n] = sv_json_to_ynode_at(json_array_get(v,
-			    i),
-			    depth + 1);
+			n->items[n->n] = sv_json_to_ynode_at(
+			    json_array_get(v, i), depth + 1);
 			if (n->items[n->n++] == NULL)
 				goto fail;
 		}
@@ -429,8 +428,9 @@ sv_propose_egress(const json_t *args, const struct cm_routes *routes,
 		}
 		paths = json_array();
 		for (i = 0; i < json_array_size(pa); i++) {
-			const char *p = json_string_value(json_array_get(pa,
-			    i));
+			const char *p;
+
+			p = json_string_value(json_array_get(pa, i));
 
 			if (p == NULL || p[0] != '/') {
 				json_decref(paths);

@@ -41,7 +41,8 @@ struct sv_session {
 };
 
 /* Guards everything below. */
-static pthread_mutex_t			 sv_sess_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t			 sv_sess_lock =
+    PTHREAD_MUTEX_INITIALIZER;
 static TAILQ_HEAD(, sv_session)		 sv_sessions =
     TAILQ_HEAD_INITIALIZER(sv_sessions);
 static size_t				 sv_nsessions;

@@ -180,9 +180,9 @@ void			 sv_conn_reply_json(struct sv_conn *c, int status,
 /* A call is about to wait: switch this request to SSE if allowed. */
 int			 sv_conn_sse_begin(struct sv_conn *c);
 void			 sv_conn_sse_event(struct sv_conn *c,
-    const json_t *msg);
+			    const json_t *msg);
 void			 sv_conn_sse_comment(struct sv_conn *c,
-    const char *text);
+			    const char *text);
 /* A JSON-mode answer cannot come (cancel): close the connection. */
 void			 sv_conn_abort(struct sv_conn *c, const char *why);
 void			 sv_conn_close(struct sv_conn *c, const char *why);
@@ -196,7 +196,7 @@ void			 sv_rpc_handle(struct sv_conn *c, struct cm_http_msg *m,
 			    struct evbuffer *body);
 /* DELETE (checks 10-12). */
 void			 sv_rpc_delete(struct sv_conn *c,
-    struct cm_http_msg *m);
+			    struct cm_http_msg *m);
 json_t			*sv_rpc_error(const json_t *id, int code,
 			    const char *message);
 json_t			*sv_rpc_result(const json_t *id, json_t *result);

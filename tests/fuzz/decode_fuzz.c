@@ -118,8 +118,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ra != rb)
 		__builtin_trap();
 	if (ra == 1 && (evbuffer_get_length(a) != evbuffer_get_length(b) ||
-	    memcmp(evbuffer_pullup(a, -1), evbuffer_pullup(b, -1),
-	    evbuffer_get_length(a)) != 0))
+	    (evbuffer_get_length(a) > 0 && memcmp(evbuffer_pullup(a, -1),
+	    evbuffer_pullup(b, -1), evbuffer_get_length(a)) != 0)))
 		__builtin_trap();
 	evbuffer_free(a);
 	evbuffer_free(b);

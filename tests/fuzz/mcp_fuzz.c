@@ -17,12 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <ftw.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <event2/util.h>
 
+#include "common/log.h"
 #include "common/settings.h"
 #include "common/snapshot.h"
 #include "common/worker.h"
@@ -59,10 +61,27 @@ mcp_fuzz_expand(const uint8_t *data, size_t size)
 	return (o);
 }
 
+static char		 mcp_fuzz_dir[] = "/tmp/bb-mcp-fuzz.XXXXXX";
+
+static int
+mcp_fuzz_rm(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	(void)remove(path);
+	return (0);
+}
+
+/* The temp state dir goes when the fuzzer exits. */
+static void
+mcp_fuzz_cleanup(void)
+{
+	(void)nftw(mcp_fuzz_dir, mcp_fuzz_rm, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static int
 mcp_fuzz_init(void)
 {
-	static char		 dir[] = "/tmp/bb-mcp-fuzz.XXXXXX";
+	char			*dir = mcp_fuzz_dir;
 	struct cm_load_env	 env;
 	struct cm_snap		*snap;
 	char			 err[256];
@@ -70,6 +89,9 @@ mcp_fuzz_init(void)
 	if (evthread_use_pthreads() == -1 || mkdtemp(dir) == NULL ||
 	    (snap = calloc(1, sizeof(*snap))) == NULL)
 		return (-1);
+	(void)atexit(mcp_fuzz_cleanup);
+	/* Log lines cost more than the code under test. */
+	cm_log_set_level(CM_LOG_ERROR);
 	atomic_init(&snap->refs, 1);
 	snap->generation = 1;
 	if ((snap->settings = cm_settings_new()) == NULL)

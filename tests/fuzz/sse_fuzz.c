@@ -84,7 +84,8 @@ fuzz_split(enum cm_sse_mode mode, size_t max, const uint8_t *data,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const size_t	 maxes[] = { 1, 2, 7, 64, 1000, 1 << 20, 3, 16 };
+	static const size_t	 maxes[] = { 1, 2, 7, 64, 1000, 1 << 20, 3,
+	    16 };
 	static const size_t	 steps[] = { 1, 2, 5, 4096 };
 	static size_t		 ea[FUZZ_MAX_ENDS], eb[FUZZ_MAX_ENDS];
 	enum cm_sse_mode	 mode;

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/supervise.inc"
 
-plan 70
+plan 73
 
 sv_start || { echo "Bail out! sidecar did not start"; exit 1; }
 

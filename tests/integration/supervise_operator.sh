@@ -8,7 +8,7 @@
 
 BBT_ORIGIN=${BBT_ORIGIN:-$BB_BUILDDIR/tests/bbt-origin}
 [ -x "$BBT_ORIGIN" ] || skip_all "bbt-origin not built"
-plan 50
+plan 52
 
 bb_ca_init
 "$BBT_ORIGIN" --make-ca "$BB_T/origin" >/dev/null || skip_all "origin CA"

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/supervise.inc"
 
-plan 46
+plan 43
 
 restart() {	# restart WAIT_S: stop, then start with that wait
 	bb_stop

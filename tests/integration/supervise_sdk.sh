@@ -7,7 +7,7 @@
 . "$(dirname "$0")/supervise.inc"
 
 sv_have_sdk || skip_all "the MCP SDK is not installed (npm ci in tests/mcp)"
-plan 37
+plan 41
 
 export SUPERVISE_WAIT_SECONDS=60
 sv_start || { echo "Bail out! sidecar did not start"; exit 1; }

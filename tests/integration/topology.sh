@@ -348,13 +348,14 @@ unlike "$(cat "$ORIGIN_LOG")" "$CANARY" "8: the canary never reached the origin"
 # ---- 9: the gate -------------------------------------------------------------
 if [ $GG = 1 ]; then
 	for proto in git http; do
-		before=$(git -C "$UPSTREAM" rev-parse main)
+		nacc=$(grep -c 'Accepted publickey for root from 203.0.113.1 ' "$BB_T/sshd.log")
 		run_agent gate1 "$proto"
 		pushed=$(cat "$AGENT/out/pushed-$proto" 2>/dev/null)
 		is "$(git -C "$UPSTREAM" rev-parse main)" "$pushed" \
 		    "9 ($proto): the clean push moved the upstream ref"
-		grep -q 'Accepted publickey for root from 203.0.113.1 ' "$BB_T/sshd.log"
-		ok $? "9 ($proto): sshd logged the gate's connection from 203.0.113.1"
+		n=$(grep -c 'Accepted publickey for root from 203.0.113.1 ' "$BB_T/sshd.log")
+		ok $([ "$n" -gt "$nacc" ] && echo 0 || echo 1) \
+		    "9 ($proto): sshd logged the gate's connection from 203.0.113.1"
 		w=$BB_T/upstream-work
 		git -C "$w" pull -q "$UPSTREAM" main
 		echo "upstream change $proto" >>"$w/UPSTREAM"
@@ -365,8 +366,6 @@ if [ $GG = 1 ]; then
 		run_agent gate2 "$proto" "$up"
 		is "$(git -C "$UPSTREAM" rev-parse main)" "$up" \
 		    "9 ($proto): the rejected push left upstream unmoved"
-		[ "$before" != "$up" ]
-		ok $? "9 ($proto): (upstream moved only by clean pushes)"
 	done
 fi
 

@@ -214,12 +214,24 @@ upconns() {
 # lg CONFIG [loadgen args]: one run; its JSON, with the sidecar's new and
 # reused origin connections during the run added.
 lg() {
-	local cfg=$1 ctl= b a j
+	local cfg=$1 ctl= b a j pid t0
 	shift
 	lgargs "$cfg"
-	case $cfg in sidecar) ctl=$BB_CTL ;; pool) ctl=$CTL2 ;; esac
+	case $cfg in
+	direct)	pid=$ORIGIN_PID ;;
+	sidecar) pid=$SIDECAR_PID ctl=$BB_CTL ;;
+	pool)	pid=$POOL_PID ctl=$CTL2 ;;
+	mitm)	pid=$MITM_PID ;;
+	esac
 	[ -n "$ctl" ] && b=$(upconns "$ctl")
+	t0=$(pid_ticks "$pid" 0)
 	j=$("$LOADGEN" "${A[@]}" "$@" 2>>"$LGERR") || return 1
+	# CPU per request of the proxy (of the origin, direct): less
+	# sensitive than a rate to what else the machine runs.
+	j=$(echo "$j" | jq --argjson t "$(( $(pid_ticks "$pid" 0) - t0 ))" \
+	    --argjson hz "$(getconf CLK_TCK)" '. + {cpu_us_per_req:
+	    (if .requests_total > 0 then $t / $hz * 1e6 / .requests_total
+	    else null end)}')
 	if [ -n "$ctl" ]; then
 		a=$(upconns "$ctl")
 		j=$(echo "$j" | jq --arg b "$b" --arg a "$a" '($b | split(" ") |
@@ -364,6 +376,7 @@ def lat(j): "\(j.p50_ms | f2) / \(j.p99_ms | f2)\(if j != null and j.rps < 0.95 
 def per1k(j): if j == null or (j.requests_total // 0) == 0 then "—"
     else ((j.up_new // 0) / j.requests_total * 1000 | round | tostring) end;
 . as $r |
+def cpu(c): "\($r["ka8_" + c].cpu_us_per_req | r0) / \($r["ka64_" + c].cpu_us_per_req | r0)";
 ($r.ka64_direct.rps) as $d64 | ($r.ka64_mitm.rps) as $m64 |
 ($r.ka8_direct.rps) as $d8 | ($r.ka8_mitm.rps) as $m8 |
 ($r.rate_direct.p99_ms) as $dp99 |
@@ -378,6 +391,7 @@ def per1k(j): if j == null or (j.requests_total // 0) == 0 then "—"
 "|---|---|---|---|---|---|---|",
 "| keep-alive req/s, 8 tunnels | \($d8 | r0) | \(rel($r.ka8_sidecar.rps; $d8; $m8)) | \(rel($r.ka8_pool.rps; $d8; $m8)) | \($m8 | r0) | | |",
 "| keep-alive req/s, 64 tunnels | \($d64 | r0) | \(rel($r.ka64_sidecar.rps; $d64; $m64)) | \(rel($r.ka64_pool.rps; $d64; $m64)) | \($m64 | r0) | ≥ 50% of direct and ≥ 20× mitmproxy | \(yn(ka_ok($r.ka64_sidecar.rps; $d64; $m64))) (pool 64: \(yn(ka_ok($r.ka64_pool.rps; $d64; $m64)))) |",
+"| CPU µs per request, 8 / 64 tunnels (direct: the origin's) | \(cpu("direct")) | \(cpu("sidecar")) | \(cpu("pool")) | \(cpu("mitm")) | | |",
 "| origin connections opened per 1,000 requests, 64 tunnels | — | \(per1k($r.ka64_sidecar)) | \(per1k($r.ka64_pool)) | — | | |",
 "| new tunnel per request, req/s (8 at once) | \($r.new_direct.rps | r0) | \($r.new_sidecar.rps | r0) (\(pct($r.new_sidecar.rps; $r.new_direct.rps)) of direct, \(times($r.new_sidecar.rps; $r.new_mitm.rps)) mitmproxy) | — | \($r.new_mitm.rps | r0) | | |",
 "| p50 / p99 ms at \($r.rate) req/s (25% of direct max), 64 tunnels | \(lat($r.rate_direct)) | \(lat($r.rate_sidecar)) | \(lat($r.rate_pool)) | \(lat($r.rate_mitm)) | | |",

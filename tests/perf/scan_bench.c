@@ -75,16 +75,18 @@ gen_corpus(char *b, size_t cap)
 	while (at < cap) {
 		switch (brnd() % 3) {
 		case 0:
-			for (i = 0, k = 8 + brnd() % 40; i < k && at < cap; i++) {
+			k = 8 + brnd() % 40;
+			for (i = 0; i < k && at < cap; i++) {
 				at = put(b, at, cap, words[brnd() % NWORDS]);
 				at = put(b, at, cap, brnd() % 9 ? " " : ". ");
 			}
 			at = put(b, at, cap, "\n\n");
 			break;
 		case 1:
-			snprintf(tmp, sizeof(tmp), "{\"id\": %u, \"name\": \"%s_%s\", "
-			    "\"count\": %u, \"ok\": %s, \"ts\": \"2024-0%u-1%uT1%u:0"
-			    "%u:00Z\"},\n", brnd() % 100000, words[brnd() % NWORDS],
+			snprintf(tmp, sizeof(tmp), "{\"id\": %u, \"name\": "
+			    "\"%s_%s\", \"count\": %u, \"ok\": %s, \"ts\": "
+			    "\"2024-0%u-1%uT1%u:0%u:00Z\"},\n", brnd() % 100000,
+			    words[brnd() % NWORDS],
 			    words[brnd() % NWORDS], brnd() % 1000,
 			    brnd() % 2 ? "true" : "false", 1 + brnd() % 9,
 			    brnd() % 9, brnd() % 9, brnd() % 9);
@@ -92,7 +94,8 @@ gen_corpus(char *b, size_t cap)
 			break;
 		default:
 			snprintf(tmp, sizeof(tmp), "\tif (%s->%s_%s != NULL &&"
-			    " n < %u) {\n\t\t%s(%s, %u);\n\t\treturn (-1);\n\t}\n",
+			    " n < %u) {\n\t\t%s(%s, %u);\n\t\treturn (-1);"
+			    "\n\t}\n",
 			    words[brnd() % NWORDS], words[brnd() % NWORDS],
 			    words[brnd() % NWORDS], brnd() % 4096,
 			    words[brnd() % NWORDS], words[brnd() % NWORDS],
@@ -264,14 +267,15 @@ main(int argc, char **argv)
 	struct cm_scanset	*set;
 	struct cm_scanner	*sc;
 	static char		 sec[8][49];
-	const char		*why = NULL, *al =
-	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_/+";
+	const char		*why = NULL, *al = "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_/+";
 	char			*clean, *hits, name[8][16];
-	size_t			 mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 32;
-	size_t			 n, i, k, nh;
+	size_t			 mib = 32, n, i, k, nh;
 	double			 r;
 	int			 sev;
 
+	if (argc > 1)
+		mib = strtoul(argv[1], NULL, 10);
 	if (mib == 0 || mib > 1024)
 		mib = 32;
 	n = mib * 1024 * 1024;
@@ -284,7 +288,8 @@ main(int argc, char **argv)
 			sec[i][k] = al[brnd() % (i % 2 ? 66 : 62)];
 		sec[i][len] = '\0';
 		snprintf(name[i], sizeof(name[i]), "EGRESS_TOKEN_%zu", i);
-		v[i] = (struct cm_secret){ name[i], (unsigned char *)sec[i], len };
+		v[i] = (struct cm_secret){ name[i], (unsigned char *)sec[i],
+		    len };
 	}
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.inbound = 1;

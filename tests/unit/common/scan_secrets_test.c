@@ -21,7 +21,7 @@ struct fx {
 	struct cm_scanset	*set;
 	struct cm_scanner	*sc;
 	struct cm_scan_hits	 hits;
-	char			 t0[41];	/* 40 alphanumerics, as §22's T0 */
+	char			 t0[41];	/* 40 alnum, as §22's T0 */
 	char			 slash[48];	/* with reserved bytes */
 	char			 shortv[12];	/* 11 bytes: under sampling */
 	char			 tiny[8];	/* 7 bytes: ignored */
@@ -48,10 +48,12 @@ setup(void **state)
 	memcpy(fx.tiny, "1234567", 8);
 	fx.big = malloc(2049);
 	for (i = 0; i < 2048; i++)
-		fx.big[i] = "abcdefghijklmnopqrstuvwxyz0123456789-"[(i * 7 + i / 37) % 37];
+		fx.big[i] = "abcdefghijklmnopqrstuvwxyz0123456789-"
+		    [(i * 7 + i / 37) % 37];
 	fx.big[2048] = '\0';
 	memcpy(fx.dull, "aaaaaaaaaabbbbbbbbbbcccccccccccc", 33);
-	v[0] = (struct cm_secret){ "EGRESS_TOKEN_0", (unsigned char *)fx.t0, 40 };
+	v[0] = (struct cm_secret){ "EGRESS_TOKEN_0", (unsigned char *)fx.t0,
+	    40 };
 	v[1] = (struct cm_secret){ "SLASHY", (unsigned char *)fx.slash,
 	    strlen(fx.slash) };
 	v[2] = (struct cm_secret){ "SHORT", (unsigned char *)fx.shortv, 11 };
@@ -219,10 +221,12 @@ test_percent_forms(void **state)
 	for (i = 0, o = 0; f->slash[i] != '\0'; i++) {
 		unsigned char c = (unsigned char)f->slash[i];
 
-		if ((c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z'))
+		if ((c >= '0' && c <= '9') ||
+		    ((c | 32) >= 'a' && (c | 32) <= 'z'))
 			e[o++] = (char)c;
 		else
-			o += (size_t)snprintf(e + o, sizeof(e) - o, "%%%02x", c);
+			o += (size_t)snprintf(e + o, sizeof(e) - o, "%%%02x",
+			    c);
 	}
 	e[o] = '\0';
 	snprintf(s, sizeof(s), "a=%s", e);

@@ -48,7 +48,8 @@ setup(void **state)
 	memcpy(fx.t0, b.s, 41);
 	tl_expand(&b, "canary-{A25}", 3);
 	memcpy(fx.c, b.s, 33);
-	v[0] = (struct cm_secret){ "EGRESS_TOKEN_0", (unsigned char *)fx.t0, 40 };
+	v[0] = (struct cm_secret){ "EGRESS_TOKEN_0", (unsigned char *)fx.t0,
+	    40 };
 	v[1] = (struct cm_secret){ "BLUE_OWL_SECRET", (unsigned char *)fx.c,
 	    strlen(fx.c) };
 	fx.set = cm_scanset_new(NULL, v, 2, &why);
@@ -75,7 +76,7 @@ build_corpus(struct fx *f, struct tl_buf *out)
 {
 	static const char *const parts[] = {
 		"The quick brown fox jumps over the lazy dog. ",
-		"{\"id\": 42, \"name\": \"widget\", \"tags\": [\"a\", \"b\"]}\n",
+		"{\"id\": 42, \"name\": \"widget\", \"tags\": [\"a\"]}\n",
 		"for (i = 0; i < n; i++) { sum += v[i]; }\n",
 		"t=ghp_{A36}&x=1 ",
 		"Authorization: Bearer eyJ{S20}.eyJ{S30}.{S43}\r\n",
@@ -258,8 +259,10 @@ test_random_texts(void **state)
 	static const char *const frag[] = {
 		"ghp_{A36}", "AKIA{K16}", " ", "-", "%", "%6", "%67", "\\u00",
 		"\\u0067", "\xef\xbd\x87", "\xe2\x80\x8b", "Bearer ",
-		"eyJ{S12}.", "eyJ{S12}.{S16}", "-----BEGIN RSA PRIV{}ATE KEY-----",
-		"-----END RSA PRIV{}ATE KEY-----", "\n", "{B64}", "{A20}", "hf_",
+		"eyJ{S12}.", "eyJ{S12}.{S16}",
+		"-----BEGIN RSA PRIV{}ATE KEY-----",
+		"-----END RSA PRIV{}ATE KEY-----", "\n", "{B64}", "{A20}",
+		"hf_",
 		"{M34}", "sk-", "{A48}", "xoxb-", "Q~", "0Q~{Z31}", "+", "=",
 		"\"", "{L5}", "AccountKey=", "{B86}==",
 	};

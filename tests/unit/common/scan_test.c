@@ -60,12 +60,14 @@ static const struct rcase cases[] = {
 	    { "\x01xoxb-{D12}-{A24}\x02", "\x01xoxp-{A10}\x02" },
 	    { "xoxb-{A9}", "axoxb-{A20}" } },
 	{ "slack-app-token",
-	    { "\x01xapp-1-A{D8}-{D10}-{A32}\x02", "\x01xapp-2-B2C3-4-{A16}\x02" },
+	    { "\x01xapp-1-A{D8}-{D10}-{A32}\x02",
+	      "\x01xapp-2-B2C3-4-{A16}\x02" },
 	    { "xapp-1-A1-2-{A15}", "xapp-x-A1-2-{A20}" } },
 	{ "slack-webhook",
 	    { "https://\x01hooks.slack.com/services/{B43}\x02",
 	      "\x01hooks.slack.com/workflows/{B56}\x02" },
-	    { "hooks.slack.com/services/{B42}", "hooks.slack.com/apps/{B50}" } },
+	    { "hooks.slack.com/services/{B42}",
+	      "hooks.slack.com/apps/{B50}" } },
 	{ "stripe-key",
 	    { "\x01sk_test_{A10}\x02", "\x01rk_live_{A40}\x02" },
 	    { "sk_test_{A9}", "sk_fake_{A20}" } },
@@ -213,7 +215,7 @@ test_true_positives(void **state)
 			assert_null(f->hits.hit[0].secret);
 			if (f->hits.hit[0].off != b.mark_start ||
 			    f->hits.hit[0].len != b.mark_end - b.mark_start)
-				fail_msg("%s tp %zu: hit %llu+%zu, want %zu+%zu",
+				fail_msg("%s tp %zu: %llu+%zu, want %zu+%zu",
 				    cases[i].rule, k,
 				    (unsigned long long)f->hits.hit[0].off,
 				    f->hits.hit[0].len, b.mark_start,
@@ -276,7 +278,7 @@ test_longest_matches(void **state)
 		tl_expand(&b, v[i].t, i);
 		scan(f, b.s, b.n, CM_SCAN_TOKEN_PATTERNS);
 		if (v[i].len == 0) {
-			assert_int_equal(f->hits.n, 0);	/* too long: lookahead */
+			assert_int_equal(f->hits.n, 0);	/* lookahead */
 			continue;
 		}
 		assert_int_equal(f->hits.n, 1);
@@ -291,8 +293,8 @@ test_overlap_first_rule(void **state)
 	struct fx	*f = *state;
 	struct tl_buf	 b;
 
-	tl_expand(&b, "Authorization: \x01" "Bearer eyJ{S20}.eyJ{S30}.{S43}\x02",
-	    5);
+	tl_expand(&b, "Authorization: \x01"
+	    "Bearer eyJ{S20}.eyJ{S30}.{S43}\x02", 5);
 	assert_int_equal(scan(f, b.s, b.n, CM_SCAN_TOKEN_PATTERNS), 1);
 	assert_string_equal(f->hits.hit[0].rule, "jwt");
 	assert_int_equal(f->hits.hit[0].off, b.mark_start);

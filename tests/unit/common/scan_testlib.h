@@ -26,16 +26,19 @@ struct tl_buf {
 	size_t	 mark_end;	/* from \x02 */
 };
 
+#define TL_AN	"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ" \
+		"abcdefghijklmnopqrstuvwxyz"
+
 static const char *
 tl_alpha(char c)
 {
 	switch (c) {
-	case 'A': return "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-	case 'W': return "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_";
-	case 'S': return "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-";
-	case 'G': return "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_.-";
-	case 'Z': return "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_~.-";
-	case 'B': return "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz+/";
+	case 'A': return TL_AN;
+	case 'W': return TL_AN "_";
+	case 'S': return TL_AN "_-";
+	case 'G': return TL_AN "_.-";
+	case 'Z': return TL_AN "_~.-";
+	case 'B': return TL_AN "+/";
 	case 'K': return "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 	case 'M': return "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 	case 'H': return "0123456789abcdef";

@@ -206,8 +206,8 @@ main(void)
 		    mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_widen_to_all_paths_and_replace, mt_setup, mt_teardown),
-		cmocka_unit_test_setup_teardown(test_broken_file_is_never_merged,
-		    mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broken_file_is_never_merged, mt_setup, mt_teardown),
 	};
 	return (cmocka_run_group_tests_name("merge", tests, NULL, NULL));
 }

@@ -41,12 +41,13 @@ static void
 test_summaries(void **state)
 {
 	static const struct { const char *p, *want; } cases[] = {
-		{ "{\"kind\":\"egress-block\",\"payload\":{\"route\":{\"host\":"
-		    "\"api.test\",\"matches\":[{\"paths\":[{\"type\":\"prefix\","
-		    "\"value\":\"/a/\"}]},{\"paths\":[{\"type\":\"prefix\","
-		    "\"value\":\"/b/\"}],\"methods\":[\"GET\"]}]},"
-		    "\"existing_route\":{\"host\":\"api.test\",\"matches\":"
-		    "[{\"paths\":[{\"type\":\"prefix\",\"value\":\"/a/\"}]}]}}}",
+		{ "{\"kind\":\"egress-block\",\"payload\":{\"route\":{"
+		    "\"host\":\"api.test\",\"matches\":[{\"paths\":[{"
+		    "\"type\":\"prefix\",\"value\":\"/a/\"}]},{\"paths\":[{"
+		    "\"type\":\"prefix\",\"value\":\"/b/\"}],\"methods\":"
+		    "[\"GET\"]}]},\"existing_route\":{\"host\":\"api.test\","
+		    "\"matches\":[{\"paths\":[{\"type\":\"prefix\","
+		    "\"value\":\"/a/\"}]}]}}}",
 		    "api.test +[prefix /b/ GET]" },
 		{ "{\"kind\":\"egress-block\",\"payload\":{\"route\":{\"host\":"
 		    "\"all.test\"}}}", "all.test (all paths)" },
@@ -54,13 +55,13 @@ test_summaries(void **state)
 		    "\"jq 1.7\\nfor parsing\"}}", "jq 1.7" },
 		{ "{\"kind\":\"capability-block\",\"payload\":{\"dockerfile\":"
 		    "\"FROM x\\nRUN y\\n\"}}", "Dockerfile, 2 lines" },
-		{ "{\"kind\":\"egress-token-allow\",\"payload\":{\"method\":\"POST"
-		    "\",\"host\":\"h.test\",\"path\":\"/x\",\"rule\":\"github-pat\","
-		    "\"hits\":[{},{},{}]}}",
+		{ "{\"kind\":\"egress-token-allow\",\"payload\":{"
+		    "\"method\":\"POST\",\"host\":\"h.test\",\"path\":\"/x\","
+		    "\"rule\":\"github-pat\",\"hits\":[{},{},{}]}}",
 		    "POST h.test /x github-pat (+2 more)" },
 		{ "{\"kind\":\"gitleaks-allow\",\"payload\":{\"repo\":\"r\","
-		    "\"findings\":[{\"ref\":\"refs/heads/main\",\"file\":\"a.py\","
-		    "\"line\":3,\"rule\":\"aws\"}]}}",
+		    "\"findings\":[{\"ref\":\"refs/heads/main\","
+		    "\"file\":\"a.py\",\"line\":3,\"rule\":\"aws\"}]}}",
 		    "r refs/heads/main a.py:3 aws" },
 		{ "{\"kind\":\"egress-block\",\"payload\":{\"route\":{\"host\":"
 		    "\"x\\u001b.test\"}}}", "x\\u{001b}.test (all paths)" },

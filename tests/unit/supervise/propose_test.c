@@ -131,7 +131,8 @@ test_already_allowed_and_applied(void **state)
 	    "\"justification\":\"j\"}", r, &p, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "already allowed"));
 	assert_int_equal(pt_run("egress-block", "{\"host\":\"example.test\","
-	    "\"matches\":[{\"paths\":[{\"type\":\"prefix\",\"value\":\"/b/\"}]}],"
+	    "\"matches\":[{\"paths\":[{\"type\":\"prefix\","
+	    "\"value\":\"/b/\"}]}],"
 	    "\"justification\":\"j\"}", r, &p, err, sizeof(err)), 0);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(
 	    p, "existing_route"), "host")), "example.test");
