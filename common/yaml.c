@@ -287,7 +287,7 @@ cm_yaml_attach(struct cm_yaml_parse *ps, struct cm_ynode *node,
 		    cm_y_type_name(node->type));
 		return (0);
 	}
-	if (node->str == NULL)
+	if (node->str == NULL || node->invalid)
 		return (0);	/* an alias stand-in, already refused */
 	return (cm_yaml_dup_key(ps, f, node, path));
 }
@@ -581,6 +581,8 @@ cm_yaml_event(struct cm_yaml_parse *ps, yaml_event_t *ev)
 		/* A null stand-in keeps the mapping's key/value rhythm. */
 		if ((node = cm_yaml_node_new(ps, CM_Y_NULL,
 		    &ev->start_mark)) != NULL) {
+			/* Every node has text, so walkers never meet NULL. */
+			node->str = strdup("");
 			node->invalid = 1;
 			(void)cm_yaml_attach(ps, node, path);
 		}

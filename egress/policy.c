@@ -105,7 +105,7 @@ eg_policy_connect(struct eg_conn *c, struct cm_http_msg *m,
 	const struct cm_route	*rt;
 	char			 hhost[256];
 	uint64_t		 len = 0;
-	int			 port, hport, is_ip;
+	int			 port = -1, hport, is_ip = 0;
 
 	if (cm_http_msg_framing(m, &len) != CM_HTTP_FRAMING_NONE &&
 	    (cm_http_msg_framing(m, NULL) != CM_HTTP_FRAMING_LENGTH ||

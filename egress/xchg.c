@@ -723,9 +723,8 @@ static int
 eg_xchg_response_head(struct eg_xchg *x, struct cm_http_msg *resp)
 {
 	struct cm_http_fields	*f = cm_http_msg_fields(resp);
-	struct evbuffer		*out = bufferevent_get_output(x->c->bev);
 	enum cm_http_framing	 fr;
-	const char		*cl, *why;
+	const char		*cl;
 	uint64_t		 len = 0;
 	int			 agent10 = cm_http_msg_version(x->req) == 10;
 
