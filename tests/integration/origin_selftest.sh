@@ -190,7 +190,7 @@ buf = b""
 while b"\r\n\r\n" not in buf:
     buf += s.recv(4096)
 head, buf = buf.split(b"\r\n\r\n", 1)
-want = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC11B85").encode()).digest())
+want = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
 print("status", head.split(b"\r\n")[0].decode())
 print("accept", "ok" if b"Sec-WebSocket-Accept: " + want in head else "bad")
 def frame(op, data, fin=True):
