@@ -75,8 +75,8 @@ gg_adv_write(struct evbuffer *out, const struct gg_refs *refs,
 			return (-1);
 		if (r->has_peeled) {
 			git_oid_tostr(hex, sizeof(hex), &r->peeled);
-			if (gg_pktline_printf(out, "%s %s^{}\n", hex, r->name) ==
-			    -1)
+			if (gg_pktline_printf(out, "%s %s^{}\n", hex,
+			    r->name) == -1)
 				return (-1);
 		}
 	}

@@ -114,14 +114,15 @@ gg_conf_url(struct cm_cfg_ctx *cx, const struct cm_ynode *n, const char *kp,
 	if (cm_y_str(cx, n, kp, &s) == -1)
 		return (-1);
 	for (i = 0; i < n->len; i++)
-		if (iscntrl((unsigned char)s[i]) || isspace((unsigned char)s[i])) {
+		if (iscntrl((unsigned char)s[i]) ||
+		    isspace((unsigned char)s[i])) {
 			cm_cfg_error(cx, n, kp, "whitespace or control "
 			    "characters are not allowed");
 			return (-1);
 		}
 	if (strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0) {
-		cm_cfg_error(cx, n, kp, "HTTPS upstreams are not supported: use "
-		    "the forge's ssh:// URL (ssh://git@HOST/PATH)");
+		cm_cfg_error(cx, n, kp, "HTTPS upstreams are not supported: "
+		    "use the forge's ssh:// URL (ssh://git@HOST/PATH)");
 		return (-1);
 	}
 	if (strncmp(s, "git://", 6) == 0 || strncmp(s, "file://", 7) == 0) {
@@ -498,7 +499,8 @@ gg_conf_load(struct cm_cfg_ctx *cx, const char *path, const char *config_dir,
 	if (repos->type == CM_Y_NULL || (repos->type == CM_Y_MAP &&
 	    repos->n == 0)) {
 		cm_log(CM_LOG_WARN, "gitgate", "config_warning", 0,
-		    json_pack("{s:s}", "msg", "gitgate.yaml declares no repos"));
+		    json_pack("{s:s}", "msg",
+		    "gitgate.yaml declares no repos"));
 		goto out;
 	}
 	if (cm_y_want(cx, repos, "repos", CM_Y_MAP) == -1)
@@ -525,8 +527,8 @@ gg_conf_load(struct cm_cfg_ctx *cx, const char *path, const char *config_dir,
 			    strcmp(a->host, b->host) == 0 &&
 			    a->port == b->port && !gg_conf_same_keys(a, b))
 				cm_cfg_error(cx, repos->pairs[i].val, kp,
-				    "repos on %s:%d must pin the same host keys "
-				    "(see repos.%s)", a->host, a->port,
+				    "repos on %s:%d must pin the same host "
+				    "keys (see repos.%s)", a->host, a->port,
 				    b->name);
 		}
 out:

@@ -287,6 +287,11 @@ gg_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			gg_http_eof(c);
 			return;
 		}
+		if (c->state == GG_CONN_REQUEST &&
+		    evbuffer_get_length(gg_conn_input(c)) > 0) {
+			gg_git_eof(c);
+			return;
+		}
 		if (c->sess != NULL && !c->sess->in_eof) {
 			c->sess->in_eof = 1;
 			bufferevent_disable(c->bev, EV_READ);

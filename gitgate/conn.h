@@ -92,6 +92,8 @@ void		 gg_conn_free_all(struct gg_worker *gw);
 /* front_git.c / front_http.c, called by conn.c */
 void		 gg_git_read(struct gg_conn *c);
 void		 gg_git_tick(struct gg_conn *c, uint64_t now);
+/* The client half-closed before its request line was complete. */
+void		 gg_git_eof(struct gg_conn *c);
 void		 gg_http_start(struct gg_conn *c);
 void		 gg_http_read(struct gg_conn *c);
 void		 gg_http_eof(struct gg_conn *c);

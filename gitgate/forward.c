@@ -146,8 +146,10 @@ gg_fwd_once(struct gg_push *p, git_repository *q)
 			(void)asprintf(&specs.strings[n++], ":%s", c->ref);
 			continue;
 		}
-		(void)snprintf(name, sizeof(name), "refs/bb-sidecar/push/%zu", i);
-		if (git_reference_create(&tmp, q, name, &c->new, 1, NULL) != 0) {
+		(void)snprintf(name, sizeof(name), "refs/bb-sidecar/push/%zu",
+		    i);
+		if (git_reference_create(&tmp, q, name, &c->new, 1, NULL) !=
+		    0) {
 			rc = -1;
 			goto out;
 		}
@@ -170,7 +172,8 @@ gg_fwd_once(struct gg_push *p, git_repository *q)
 	po.pb_parallelism = 1;
 	gg_up_begin(p->up);
 	if ((rc = git_remote_create_anonymous(&remote, q, p->repo->url)) == 0 &&
-	    (rc = git_remote_connect_ext(remote, GIT_DIRECTION_PUSH, &co)) == 0) {
+	    (rc = git_remote_connect_ext(remote, GIT_DIRECTION_PUSH, &co)) ==
+	    0) {
 		gg_up_connected(p->up);
 		rc = git_remote_upload(remote, &specs, &po);
 	}
@@ -198,7 +201,8 @@ static int
 gg_fwd_move_pack(struct gg_push *p, const char *mirror)
 {
 	static const char *const ext[] = { ".pack", ".idx" };
-	char		 from[PATH_MAX * 2], to[PATH_MAX * 2], dir[PATH_MAX + 16];
+	char		 from[PATH_MAX * 2], to[PATH_MAX * 2];
+	char		 dir[PATH_MAX + 16];
 	DIR		*d;
 	struct dirent	*de;
 	size_t		 l, e;
@@ -220,7 +224,8 @@ gg_fwd_move_pack(struct gg_push *p, const char *mirror)
 			    mirror, de->d_name);
 			if (rename(from, to) == -1) {
 				(void)snprintf(p->apply_err,
-				    sizeof(p->apply_err), "%s", strerror(errno));
+				    sizeof(p->apply_err), "%s",
+				    strerror(errno));
 				rc = -1;
 			}
 		}
@@ -285,7 +290,8 @@ gg_push_forward(struct gg_push *p)
 	}
 	rc = gg_fwd_once(p, q);
 	for (i = 0, nleased = 0; i < p->ncmds; i++)
-		if (p->cmds[i].leased_out && p->cmds[i].state == GG_CMD_PENDING) {
+		if (p->cmds[i].leased_out &&
+		    p->cmds[i].state == GG_CMD_PENDING) {
 			gg_push_ng(&p->cmds[i], "upstream_changed",
 			    "fetch first: upstream ref changed");
 			nleased++;
@@ -326,8 +332,8 @@ gg_push_forward(struct gg_push *p)
 		p->apply_failed = 1;
 	else if (git_repository_open_bare(&m, mirror) != 0) {
 		p->apply_failed = 1;
-		(void)snprintf(p->apply_err, sizeof(p->apply_err), "cannot open "
-		    "the mirror");
+		(void)snprintf(p->apply_err, sizeof(p->apply_err),
+		    "cannot open the mirror");
 	} else
 		gg_fwd_apply_refs(p, m);
 	gg_mirror_objects_unlock(st);

@@ -140,3 +140,14 @@ gg_git_tick(struct gg_conn *c, uint64_t now)
 	if (c->state == GG_CONN_SESSION && c->sess != NULL)
 		gg_sess_tick(c->sess, now);
 }
+
+void
+gg_git_eof(struct gg_conn *c)
+{
+	unsigned char	 peek[32];
+	size_t		 np;
+
+	np = (size_t)evbuffer_copyout(gg_conn_input(c), peek, sizeof(peek));
+	gg_git_refuse(c, "proto_error", "bb-sidecar: bad request: truncated "
+	    "pkt-line", peek, np);
+}

@@ -132,7 +132,8 @@ gg_http_refuse_allow(struct gg_conn *c, int status, const char *reason,
 		gg_conn_close(c, "refused");
 		return;
 	}
-	(void)cm_http_fields_add(f, "Content-Type", "text/plain; charset=utf-8");
+	(void)cm_http_fields_add(f, "Content-Type",
+	    "text/plain; charset=utf-8");
 	if (allow != NULL)
 		(void)cm_http_fields_add(f, "Allow", allow);
 	gg_http_common_fields(f);
@@ -263,7 +264,8 @@ gg_http_inflate(struct gg_http *h, int last)
 			h->z.next_out = obuf;
 			h->z.avail_out = sizeof(obuf);
 			zr = inflate(&h->z, Z_NO_FLUSH);
-			if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR)
+			if (zr != Z_OK && zr != Z_STREAM_END &&
+			    zr != Z_BUF_ERROR)
 				return (-1);
 			if (evbuffer_add(h->body, obuf, sizeof(obuf) -
 			    h->z.avail_out) == -1)
@@ -312,8 +314,8 @@ gg_http_body(struct gg_conn *c)
 		if (h->gzip) {
 			if (gg_http_inflate(h, rc == 1) == -1) {
 				h->keep = 0;
-				gg_sess_fail(c->sess, 400, "bb-sidecar: bad gzip "
-				    "request body");
+				gg_sess_fail(c->sess, 400, "bb-sidecar: bad "
+				    "gzip request body");
 				return;
 			}
 		} else {
@@ -324,8 +326,8 @@ gg_http_body(struct gg_conn *c)
 			any = 1;
 		if (h->decoded > h->limit) {
 			h->keep = 0;
-			(void)snprintf(msg, sizeof(msg), "bb-sidecar: the request "
-			    "exceeds max_request_bytes (%llu bytes)",
+			(void)snprintf(msg, sizeof(msg), "bb-sidecar: the "
+			    "request exceeds max_request_bytes (%llu bytes)",
 			    (unsigned long long)h->limit);
 			gg_sess_fail(c->sess, 413, "%s", msg);
 			return;
@@ -360,7 +362,8 @@ gg_http_dispatch(struct gg_conn *c)
 	const struct gg_repo	*repo;
 	struct gg_hroute	 rt;
 	const char		*v, *ce;
-	char			 name[GG_MAX_NAME_BYTES + 1], msg[1024], want[64];
+	char			 name[GG_MAX_NAME_BYTES + 1], msg[1024];
+	char			 want[64];
 	uint64_t		 len = 0;
 	enum cm_http_framing	 fr = cm_http_msg_framing(m, &len);
 	int			 version = 0;

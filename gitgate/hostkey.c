@@ -182,8 +182,8 @@ gg_hostkey_parse(const char *line, const char *host, int port,
 		return (-1);
 	}
 	if (tok[0][0] == '@') {
-		(void)snprintf(why, whylen, "known_hosts markers (@cert-authority,"
-		    " @revoked) are not allowed");
+		(void)snprintf(why, whylen, "known_hosts markers "
+		    "(@cert-authority, @revoked) are not allowed");
 		return (-1);
 	}
 	/* TYPE first, or HOSTS then TYPE. */

@@ -28,7 +28,8 @@ gg_intake_quarantine(const struct gg_cfg *cfg, const struct gg_repo *repo,
 	git_repository			*q = NULL;
 	unsigned char			 rnd[8];
 	char				 mirror[PATH_MAX], dir[PATH_MAX + 16];
-	char				 alt[PATH_MAX + 64], line[PATH_MAX + 16];
+	char				 alt[PATH_MAX + 64];
+	char				 line[PATH_MAX + 16];
 	int				 fd, n;
 
 	gg_mirror_path(cfg, repo, mirror, sizeof(mirror));
@@ -139,8 +140,10 @@ gg_intake_feed(struct gg_intake *in, const unsigned char *buf, size_t len,
 		return (len);	/* the end cannot be found: all discarded */
 	n = gg_packscan_feed(&in->ps, buf, len);
 	if (n == -1) {
-		if (!in->failed)
+		if (!in->failed) {
+			in->limit = in->ps.limit;
 			gg_intake_fail(in, in->ps.why);
+		}
 		return (len);
 	}
 	take = (size_t)n;
@@ -156,6 +159,7 @@ gg_intake_feed(struct gg_intake *in, const unsigned char *buf, size_t len,
 			    (unsigned long long)in->max_bytes);
 		(void)snprintf(msg, sizeof(msg), "pack exceeds max_pack_bytes "
 		    "(%s)", lim);
+		in->limit = 1;
 		gg_intake_fail(in, msg);
 	}
 	/* After a failure the stream is only walked (to answer in time). */

@@ -21,7 +21,7 @@ struct gg_repo;
 
 struct gg_intake {
 	char			 qpath[PATH_MAX];	/* the quarantine */
-	git_odb			*odb;		/* the quarantine's (+ mirror) */
+	git_odb			*odb;	/* the quarantine's (+ mirror) */
 	git_indexer		*idx;
 	git_indexer_progress	 stats;
 	struct gg_packscan	 ps;
@@ -30,6 +30,7 @@ struct gg_intake {
 	int			 discarding;	/* after an error */
 	int			 complete;	/* trailer seen, indexed */
 	int			 failed;
+	int			 limit;		/* the failure was a limit */
 	char			 err[256];	/* "unpack <err>" */
 	char			 packname[64];	/* pack-HASH once committed */
 	atomic_int		*cancel;	/* the push's flag */

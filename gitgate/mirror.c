@@ -223,9 +223,9 @@ gg_mirror_refs(git_repository *repo, char *err, size_t errlen)
 		if (git_reference_type(head) == GIT_REFERENCE_SYMBOLIC) {
 			r->head = strdup(git_reference_symbolic_target(head));
 			if (r->head != NULL) {
-				const struct gg_ref *t = gg_refs_find(r, r->head);
+				const struct gg_ref *t;
 
-				if (t != NULL) {
+				if ((t = gg_refs_find(r, r->head)) != NULL) {
 					git_oid_cpy(&r->head_oid, &t->oid);
 					r->head_ok = 1;
 				}
@@ -266,7 +266,8 @@ gg_mirror_rmtree(const char *path)
 	if ((d = opendir(path)) == NULL)
 		return (-1);
 	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		(void)snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
 		if (gg_mirror_rmtree(p) == -1)
@@ -367,8 +368,8 @@ gg_mirror_open(const struct gg_cfg *cfg, const struct gg_repo *repo,
 		if (rc == 0)
 			rc = gg_mirror_create(repo, path, out, err, errlen);
 		else
-			(void)snprintf(err, errlen, "cannot move the old mirror "
-			    "aside: %s", strerror(errno));
+			(void)snprintf(err, errlen, "cannot move the old "
+			    "mirror aside: %s", strerror(errno));
 		gg_mirror_objects_unlock(st);
 		if (rc == 0) {
 			cm_log(CM_LOG_INFO, "gitgate", "mirror_recreated", 0,

@@ -62,11 +62,11 @@ struct gg_neg {
 	/* Shallow state (deepen). */
 	struct gg_oidvec	 extra_wants;	/* parents of unshallowed */
 	struct gg_oidset	 registered;	/* treated as parentless */
-	struct gg_oidset	 edges_extra;	/* unshallowed client shallows */
+	struct gg_oidset	 edges_extra; /* unshallowed client shallows */
 	int			 deepened;
 	/* Output of the last job. */
 	struct evbuffer		*out;		/* owned */
-	char			 err[512];	/* after a failed job: the ERR */
+	char			 err[512]; /* after a failed job: the ERR */
 	/* The pack (pack.c). */
 	int			 pack_fd;	/* -1 */
 	uint64_t		 pack_size;
@@ -75,8 +75,9 @@ struct gg_neg {
 	size_t			 ncommits;
 };
 
-struct gg_neg	*gg_neg_new(const struct gg_cfg *cfg, const struct gg_repo *repo,
-		    struct gg_refs *refs, int stateless);
+struct gg_neg	*gg_neg_new(const struct gg_cfg *cfg,
+		    const struct gg_repo *repo, struct gg_refs *refs,
+		    int stateless);
 void		 gg_neg_free(struct gg_neg *n);
 
 /* Job threads.  Each returns 0, or -1 with n->err set. */

@@ -246,7 +246,8 @@ gg_pack_walk_shallow(struct gg_pack_ctx *p)
 		    git_commit_lookup(&c, p->repo, &cur) != 0)
 			continue;
 		for (k = 0; k < git_commit_parentcount(c); k++)
-			if (gg_oidset_add(&have, git_commit_parent_id(c, k)) == 1)
+			if (gg_oidset_add(&have, git_commit_parent_id(c, k))
+			    == 1)
 				(void)gg_oidvec_push(&stack,
 				    git_commit_parent_id(c, k));
 		git_commit_free(c);
@@ -315,12 +316,13 @@ gg_pack_tags(struct gg_pack_ctx *p)
 		    gg_oidset_has(&p->sent_commits, &r->peeled)))
 			continue;
 		/* The chain of tag objects down to the target. */
-		if (git_object_lookup(&o, p->repo, &r->oid, GIT_OBJECT_TAG) != 0)
+		if (git_object_lookup(&o, p->repo, &r->oid, GIT_OBJECT_TAG)
+		    != 0)
 			continue;
 		while (o != NULL && git_object_type(o) == GIT_OBJECT_TAG) {
-			if (gg_oidset_add(&p->inserted, git_object_id(o)) == 1 &&
-			    git_packbuilder_insert(p->pb, git_object_id(o),
-			    NULL) != 0) {
+			if (gg_oidset_add(&p->inserted, git_object_id(o)) ==
+			    1 && git_packbuilder_insert(p->pb,
+			    git_object_id(o), NULL) != 0) {
 				git_object_free(o);
 				return (-1);
 			}
@@ -397,7 +399,8 @@ gg_pack_build(struct gg_neg *n, git_repository *repo, const char *tmpdir)
 
 		if (git_repository_odb(&odb, repo) != 0)
 			goto fail;
-		if (git_odb_read_header(&len, &type, odb, &n->wants.v[i]) == 0) {
+		if (git_odb_read_header(&len, &type, odb, &n->wants.v[i]) ==
+		    0) {
 			if (type == GIT_OBJECT_TREE)
 				(void)gg_pack_insert_tree(&p, &n->wants.v[i]);
 			else if (type == GIT_OBJECT_BLOB &&

@@ -104,12 +104,12 @@ gg_packscan_feed(struct gg_packscan *ps, const unsigned char *buf,
 				ps->size = c & 15;
 				ps->shift = 4;
 				if (ps->type == 0 || ps->type == 5)
-					return (gg_packscan_fail(ps, "bad object "
-					    "type in the pack", 0));
+					return (gg_packscan_fail(ps,
+					    "bad object type in the pack", 0));
 			} else {
 				if (ps->shift > 57)
-					return (gg_packscan_fail(ps, "bad object "
-					    "size in the pack", 0));
+					return (gg_packscan_fail(ps,
+					    "bad object size in the pack", 0));
 				ps->size |= (uint64_t)(c & 0x7f) << ps->shift;
 				ps->shift += 7;
 			}
@@ -130,8 +130,8 @@ gg_packscan_feed(struct gg_packscan *ps, const unsigned char *buf,
 		case GG_PS_OFS:
 			c = buf[i++];
 			if (++ps->shift > 10)
-				return (gg_packscan_fail(ps, "bad delta offset in "
-				    "the pack", 0));
+				return (gg_packscan_fail(ps, "bad delta "
+				    "offset in the pack", 0));
 			if (!(c & 0x80)) {
 				ps->shift = 0;
 				ps->state = GG_PS_DATA;

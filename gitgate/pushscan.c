@@ -84,19 +84,20 @@ gg_push_precheck(struct gg_push *p)
 
 		if (strncmp(c->ref, "refs/heads/", 11) != 0 &&
 		    strncmp(c->ref, "refs/tags/", 10) != 0) {
-			gg_push_ng(c, "ref_not_allowed", "only refs/heads/* and "
-			    "refs/tags/* can be pushed through the gate");
+			gg_push_ng(c, "ref_not_allowed", "only refs/heads/* "
+			    "and refs/tags/* can be pushed through the gate");
 			continue;
 		}
 		valid = 0;
 		if (strlen(c->ref) > GG_MAX_REF_BYTES ||
-		    git_reference_name_is_valid(&valid, c->ref) != 0 || !valid) {
+		    git_reference_name_is_valid(&valid, c->ref) != 0 ||
+		    !valid) {
 			gg_push_ng(c, "invalid_ref", "invalid ref name");
 			continue;
 		}
 		if (c->del && !p->repo->allow_delete) {
-			gg_push_ng(c, "delete_not_allowed", "deletion not allowed "
-			    "by the gate");
+			gg_push_ng(c, "delete_not_allowed", "deletion not "
+			    "allowed by the gate");
 			continue;
 		}
 		/* §7.2: the client's old value is the mirror's. */
@@ -234,11 +235,12 @@ gg_scan_text(struct gg_scanctx *x, const char *text, size_t len,
 			}
 		for (le = ls; le < len && text[le] != '\n'; le++)
 			;
-		sup = memmem(text + ls, le - ls, "gitleaks:allow", 14) != NULL ||
-		    memmem(text + ls, le - ls, "bb-sidecar:allow", 16) != NULL;
+		sup = memmem(text + ls, le - ls, "gitleaks:allow", 14) !=
+		    NULL || memmem(text + ls, le - ls, "bb-sidecar:allow", 16)
+		    != NULL;
 		(void)cm_scan_excerpt(x->p->scanset, text + ls, le - ls, ls,
-		    &x->hits, i, GG_CONTEXT_BYTES / 2, CM_SCAN_REDACT_STARS, ctx,
-		    sizeof(ctx));
+		    &x->hits, i, GG_CONTEXT_BYTES / 2, CM_SCAN_REDACT_STARS,
+		    ctx, sizeof(ctx));
 		gg_scan_add(x, file, lines != NULL ? lines[nl] : first + nl, h,
 		    suppressible && h->secret == NULL, sup, ctx);
 	}
@@ -354,13 +356,15 @@ gg_scan_delta(struct gg_scanctx *x, git_diff *diff, size_t idx)
 	for (h = 0; h < nh && rc == 0; h++) {
 		nl = (size_t)git_patch_num_lines_in_hunk(patch, h);
 		for (l = 0; l < nl && rc == 0; l++) {
-			if (git_patch_get_line_in_hunk(&line, patch, h, l) != 0) {
+			if (git_patch_get_line_in_hunk(&line, patch, h, l) !=
+			    0) {
 				rc = -1;
 				break;
 			}
 			if (line->origin == GIT_DIFF_LINE_ADDITION)
 				rc = gg_scan_run_add(x, line->content,
-				    line->content_len, (size_t)line->new_lineno);
+				    line->content_len,
+				    (size_t)line->new_lineno);
 			else if (line->origin != GIT_DIFF_LINE_ADD_EOFNL &&
 			    line->origin != GIT_DIFF_LINE_DEL_EOFNL &&
 			    line->origin != GIT_DIFF_LINE_CONTEXT_EOFNL)
@@ -539,7 +543,8 @@ gg_push_check(struct gg_push *p)
 	x.opts.surface = CM_SCAN_SURF_GIT;
 	x.opts.detectors = CM_SCAN_TOKEN_PATTERNS | CM_SCAN_KNOWN_SECRETS;
 	if ((p->findings = calloc(GG_MAX_FINDINGS_KEPT,
-	    sizeof(*p->findings))) == NULL || (x.sc = cm_scanner_new()) == NULL ||
+	    sizeof(*p->findings))) == NULL ||
+	    (x.sc = cm_scanner_new()) == NULL ||
 	    git_repository_open_bare(&q, p->qpath) != 0) {
 		(void)snprintf(p->job_err, sizeof(p->job_err), "bb-sidecar: "
 		    "cannot open the quarantine");
@@ -549,7 +554,8 @@ gg_push_check(struct gg_push *p)
 	for (i = 0; i < p->ncmds; i++)
 		if (p->cmds[i].state == GG_CMD_PENDING &&
 		    gg_push_check_cmd(p, q, &p->cmds[i]) == -1) {
-			gg_push_ng(&p->cmds[i], "unpack_failed", "unpacker error");
+			gg_push_ng(&p->cmds[i], "unpack_failed",
+			    "unpacker error");
 		}
 	for (i = 0; i < p->ncmds; i++) {
 		struct gg_cmd *cmd = &p->cmds[i];
@@ -567,7 +573,8 @@ gg_push_check(struct gg_push *p)
 			continue;
 		if (git_revwalk_new(&rw, q) != 0)
 			goto scanfail;
-		git_revwalk_sorting(rw, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE);
+		git_revwalk_sorting(rw, GIT_SORT_TOPOLOGICAL |
+		    GIT_SORT_REVERSE);
 		if (gg_push_hide_mirror(p, rw, q, &tips) == -1)
 			goto scanfail;
 		if (gg_scan_tags(&x, q, cmd, &tips) == -1)

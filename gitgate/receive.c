@@ -32,6 +32,7 @@
 #include "gitgate/receive.h"
 #include "gitgate/sess.h"
 #include "gitgate/upstream.h"
+#include "gitgate/wire.h"
 
 static void	gg_receive_parse(struct gg_receive *);
 static void	gg_receive_pump(struct gg_receive *);
@@ -107,10 +108,10 @@ gg_rjob_run(struct cm_job *job)
 		break;
 	case GG_RJ_INTAKE:
 		while ((n = evbuffer_get_length(j->buf)) > 0) {
-			b = evbuffer_pullup(j->buf, (ssize_t)(n > 65536 ? 65536 :
-			    n));
-			used = gg_intake_feed(p->in, b, n > 65536 ? 65536 : n,
-			    &j->extra);
+			if (n > 65536)
+				n = 65536;
+			b = evbuffer_pullup(j->buf, (ssize_t)n);
+			used = gg_intake_feed(p->in, b, n, &j->extra);
 			(void)evbuffer_drain(j->buf, used);
 			if (j->extra || used == 0)
 				break;
@@ -344,24 +345,23 @@ gg_receive_caps(struct gg_receive *r, const char *p)
 static int
 gg_receive_cmd_line(struct gg_receive *r, struct gg_pkt *pkt)
 {
-	struct gg_sess	*s = r->s;
-	struct gg_push	*p = r->p;
-	struct gg_cmd	*c, *nc;
-	const char	*nul;
-	size_t		 rl, i;
-	git_oid		 zero;
+	struct gg_sess		*s = r->s;
+	struct gg_push		*p = r->p;
+	struct gg_cmd		*c, *nc;
+	struct gg_wire_cmd	 wc;
+	const char		*why;
+	size_t			 i;
+	git_oid			 zero;
 
 	if (pkt->len == 48 && memcmp(pkt->data, "shallow ", 8) == 0 &&
 	    p->ncmds == 0)
 		return (0);	/* the client is shallow; §7.4 checks parents */
-	nul = memchr(pkt->data, '\0', pkt->len);
-	rl = (nul != NULL ? (size_t)(nul - pkt->data) : pkt->len);
-	if (rl < 83 || pkt->data[40] != ' ' || pkt->data[81] != ' ') {
-		gg_sess_proto_error(s, "malformed receive-pack command",
-		    pkt->data, pkt->len);
+	if (gg_wire_command(pkt->data, pkt->len, &wc, &why) == -1) {
+		gg_sess_proto_error(s, why, pkt->data, pkt->len);
 		return (-1);
 	}
-	if (p->ncmds >= (size_t)s->snap->settings->v[CM_S_GG_MAX_PUSH_COMMANDS]) {
+	if (p->ncmds >=
+	    (size_t)s->snap->settings->v[CM_S_GG_MAX_PUSH_COMMANDS]) {
 		gg_sess_proto_error(s, "more than max_push_commands ref "
 		    "updates", pkt->data, pkt->len);
 		return (-1);
@@ -374,13 +374,9 @@ gg_receive_cmd_line(struct gg_receive *r, struct gg_pkt *pkt)
 	p->cmds = nc;
 	c = &p->cmds[p->ncmds];
 	memset(c, 0, sizeof(*c));
-	if (gg_pktline_oid(pkt->data, 40, c->old.id) == -1 ||
-	    gg_pktline_oid(pkt->data + 41, 40, c->new.id) == -1) {
-		gg_sess_proto_error(s, "bad oid in a receive-pack command",
-		    pkt->data, pkt->len);
-		return (-1);
-	}
-	if ((c->ref = strndup(pkt->data + 82, rl - 82)) == NULL) {
+	memcpy(c->old.id, wc.old, sizeof(c->old.id));
+	memcpy(c->new.id, wc.new, sizeof(c->new.id));
+	if ((c->ref = strndup(wc.ref, wc.reflen)) == NULL) {
 		gg_conn_close(s->c, "out_of_memory");
 		return (-1);
 	}
@@ -399,8 +395,8 @@ gg_receive_cmd_line(struct gg_receive *r, struct gg_pkt *pkt)
 			    pkt->data, pkt->len);
 			return (-1);
 		}
-	if (p->ncmds == 1 && nul != NULL)
-		gg_receive_caps(r, nul + 1);
+	if (p->ncmds == 1 && wc.caps != NULL)
+		gg_receive_caps(r, wc.caps);
 	if (!c->del)
 		p->need_pack = 1;
 	return (0);
@@ -431,8 +427,8 @@ gg_receive_commands_done(struct gg_receive *r)
 {
 	struct gg_sess	*s = r->s;
 
-	if (gg_push_slot_take(s->snap->settings->v[CM_S_GG_MAX_CONCURRENT_PUSHES])
-	    == -1) {
+	if (gg_push_slot_take(
+	    s->snap->settings->v[CM_S_GG_MAX_CONCURRENT_PUSHES]) == -1) {
 		gg_receive_log(r, "busy");
 		gg_sess_fail(s, 503, "bb-sidecar: gate busy, retry");
 		return;
@@ -569,8 +565,8 @@ gg_receive_job_done(struct gg_receive *r)
 	case GG_RP_PRECHECK:
 		if (r->last_rc == -1) {
 			gg_receive_band(r);
-			gg_receive_fail_all(r, "unpack_failed", "unpacker error",
-			    p->job_err);
+			gg_receive_fail_all(r, "unpack_failed",
+			    "unpacker error", p->job_err);
 			return;
 		}
 		if (p->need_pack) {
@@ -590,10 +586,16 @@ gg_receive_job_done(struct gg_receive *r)
 		}
 		if (in->failed && (in->ps.state == GG_PS_DONE ||
 		    in->ps.state == GG_PS_FAILED || s->in_eof)) {
-			/* §7.3: the client has sent its pack; now the answer. */
+			/* §7.3: the client sent its pack; now the answer. */
+			if (!in->limit)
+				cm_log(CM_LOG_INFO, "gitgate", "proto_error",
+				    s->c->id, json_pack("{s:s,s:s,s:s,s:I}",
+				    "repo", s->repo->name, "front",
+				    gg_sess_front(s), "why", in->err, "offset",
+				    (json_int_t)(s->in_offset + in->bytes)));
 			gg_receive_band(r);
-			gg_receive_fail_all(r, "unpack_failed", "unpacker error",
-			    in->err);
+			gg_receive_fail_all(r, "unpack_failed",
+			    "unpacker error", in->err);
 			return;
 		}
 		if (in->complete) {
@@ -641,7 +643,6 @@ gg_receive_after_check(struct gg_receive *r)
 		return;
 	}
 	if (p->nsuppressed > 0 && gg_push_pending(p) > 0) {
-		gg_receive_findings(r, 1);
 		gg_hold_start(r);
 		return;
 	}

@@ -213,8 +213,8 @@ gg_refresh_run(struct cm_job *job)
 		if (rc == -1) {
 			cm_strlcpy(e, j->err, sizeof(e));
 			(void)snprintf(j->err, sizeof(j->err), "bb-sidecar: "
-			    "cannot refresh '%s' from %s: %s; refusing to serve "
-			    "possibly stale data", j->repo->name,
+			    "cannot refresh '%s' from %s: %s; refusing to "
+			    "serve possibly stale data", j->repo->name,
 			    j->repo->shown, e);
 		}
 		pthread_mutex_lock(&gg_refresh_lock);

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,9 +86,10 @@ gg_receive_findings(struct gg_receive *r, int held)
 		    p->nsuppressed == 1 ? "" : "s", p->finding_commits,
 		    p->finding_commits == 1 ? "" : "s");
 	else
-		gg_receive_say(r, "push rejected: %zu secret%s in %zu commit%s; "
-		    "nothing was sent upstream", total, total == 1 ? "" : "s",
-		    p->finding_commits, p->finding_commits == 1 ? "" : "s");
+		gg_receive_say(r, "push rejected: %zu secret%s in %zu "
+		    "commit%s; nothing was sent upstream", total,
+		    total == 1 ? "" : "s", p->finding_commits,
+		    p->finding_commits == 1 ? "" : "s");
 	for (i = 0; i < p->nfindings && shown < max; i++, shown++) {
 		const struct gg_finding *f = &p->findings[i];
 
@@ -176,18 +178,21 @@ gg_receive_report(struct gg_receive *r)
 		(void)gg_pktline_band_buf(s->out, GG_BAND_PROGRESS, p->msgs,
 		    s->band_max);
 	if (p->files_skipped > 0)
-		gg_receive_say(r, "not scanned: %zu file%s (binary or over %lld "
-		    "MiB), e.g. %s", p->files_skipped, p->files_skipped == 1 ?
-		    "" : "s", (long long)(s->snap->settings->v[
+		gg_receive_say(r, "not scanned: %zu file%s (binary or over "
+		    "%lld MiB), e.g. %s", p->files_skipped,
+		    p->files_skipped == 1 ? "" : "s",
+		    (long long)(s->snap->settings->v[
 		    CM_S_GG_SCAN_MAX_FILE_BYTES] >> 20), p->skip_example);
 	if (p->apply_failed && nok > 0)
-		gg_receive_say(r, "warning: mirror update failed (%s); the next "
-		    "fetch resyncs", p->apply_err);
+		gg_receive_say(r, "warning: mirror update failed (%s); the "
+		    "next fetch resyncs", p->apply_err);
 	if (nok > 0 && !r->quiet)
-		gg_receive_say(r, "scanned %zu commit%s (%llu KiB), no secrets; "
+		gg_receive_say(r, "scanned %zu commit%s (%llu KiB), %s; "
 		    "forwarded to upstream", p->commits_scanned,
 		    p->commits_scanned == 1 ? "" : "s",
-		    (unsigned long long)((p->bytes_scanned + 1023) / 1024));
+		    (unsigned long long)((p->bytes_scanned + 1023) / 1024),
+		    p->nsuppressed > 0 ? "suppressed findings approved" :
+		    "no secrets");
 	if (r->report_status && (rep = evbuffer_new()) != NULL) {
 		if (r->unpack[0] != '\0')
 			(void)gg_pktline_printf(rep, "unpack %s\n", r->unpack);

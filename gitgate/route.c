@@ -199,7 +199,8 @@ gg_route_http(const char *method, const char *target, struct gg_hroute *out)
 		{ "/git-receive-pack", 0, GG_SVC_RECEIVE },
 	};
 	const char	*q = strchr(target, '?');
-	size_t		 plen = q != NULL ? (size_t)(q - target) : strlen(target);
+	size_t		 plen = q != NULL ? (size_t)(q - target) :
+			    strlen(target);
 	size_t		 i, sl;
 
 	memset(out, 0, sizeof(*out));

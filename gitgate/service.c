@@ -256,7 +256,8 @@ gg_start(const struct cm_snap *snap, char *err, size_t errlen)
 	for (l = CM_L_GITGATE_GIT; l <= CM_L_GITGATE_HTTP; l++)
 		for (i = 0; i < snap->settings->listen[l].n; i++)
 			json_array_append_new(lis, json_string(cm_addr_fmt(
-			    &snap->settings->listen[l].a[i], buf, sizeof(buf))));
+			    &snap->settings->listen[l].a[i], buf,
+			    sizeof(buf))));
 	cm_log(CM_LOG_INFO, "gitgate", "boot", 0, json_pack("{s:o,s:o,s:i,"
 	    "s:s,s:b}", "repos", repos, "listen", lis, "hold_timeout_s",
 	    cfg->hold_timeout_s, "libgit2", LIBGIT2_VERSION, "protocol_v2",

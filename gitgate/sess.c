@@ -201,7 +201,8 @@ gg_sess_fail(struct gg_sess *s, int status, const char *fmt, ...)
 		    s->band_max);
 	} else if (s->c->front == GG_FRONT_HTTP && !gg_http_started(s->c) &&
 	    evbuffer_get_length(s->out) == 0) {
-		gg_http_refuse(s->c, status, gg_sess_status_reason(status), msg);
+		gg_http_refuse(s->c, status, gg_sess_status_reason(status),
+		    msg);
 		gg_sess_end(s, 0);
 		return;
 	} else

@@ -30,16 +30,16 @@ struct gg_sess {
 	enum gg_svc		 svc;
 	int			 version;	/* the client asked: 0/1/2 */
 	int			 stateless;	/* HTTP */
-	int			 rpc;		/* HTTP POST: no advertisement */
+	int			 rpc;	/* HTTP POST: no advertisement */
 	struct evbuffer		*in;		/* borrowed */
 	int			 in_eof;	/* no more input will come */
 	uint64_t		 in_offset;	/* bytes consumed, for logs */
 	struct evbuffer		*out;		/* owned: staged output */
-	int			 band;		/* 0, or 1/2 once sideband runs */
+	int			 band;	/* 0, or 1/2 once sideband runs */
 	size_t			 band_max;
-	int			 waiting;	/* for client bytes: idle clock */
+	int			 waiting; /* for client bytes: idle clock */
 	uint64_t		 wait_ms;	/* since */
-	int			 busy;		/* the client waits on the gate */
+	int			 busy;	/* the client waits on the gate */
 	uint64_t		 started_ms;
 	uint64_t		 last_sent_ms;	/* keepalive clock */
 	int			 ended;

@@ -33,6 +33,7 @@
 #include "gitgate/negotiate.h"
 #include "gitgate/pktline.h"
 #include "gitgate/sess.h"
+#include "gitgate/wire.h"
 
 enum gg_upload_state {
 	GG_UP_ADV,		/* waiting for the ref list */
@@ -362,65 +363,50 @@ gg_upload_caps(struct gg_neg *n, const char *p)
 static int
 gg_upload_want_line(struct gg_upload *u, struct gg_pkt *pkt)
 {
-	struct gg_sess	*s = u->s;
-	struct gg_neg	*n = u->neg;
-	git_oid		 oid;
-	char		*end;
-	long		 d;
+	struct gg_sess		*s = u->s;
+	struct gg_neg		*n = u->neg;
+	struct gg_wire_line	 wl;
+	const char		*why;
+	git_oid			 oid;
 
-	if (pkt->len >= 45 && memcmp(pkt->data, "want ", 5) == 0) {
-		if (gg_pktline_oid(pkt->data + 5, pkt->len - 5, oid.id) == -1 ||
-		    (pkt->len > 45 && pkt->data[45] != ' ')) {
-			gg_sess_proto_error(s, "bad oid in a want line",
-			    pkt->data, pkt->len);
-			return (-1);
-		}
+	if (gg_wire_upload(pkt->data, pkt->len, &wl, &why) == -1) {
+		gg_sess_proto_error(s, why, pkt->data, pkt->len);
+		return (-1);
+	}
+	memcpy(oid.id, wl.oid, sizeof(oid.id));
+	switch (wl.kind) {
+	case GG_WIRE_WANT:
 		if (n->wants.n == 0)
-			gg_upload_caps(n, pkt->data + 45);
+			gg_upload_caps(n, wl.caps);
 		if (n->wants.n >= GG_MAX_WANTS ||
 		    gg_oidvec_push(&n->wants, &oid) == -1) {
 			gg_sess_fail(s, 413, "bb-sidecar: too many wants");
 			return (-1);
 		}
 		return (0);
-	}
-	if (pkt->len == 48 && memcmp(pkt->data, "shallow ", 8) == 0) {
-		if (gg_pktline_oid(pkt->data + 8, 40, oid.id) == -1) {
-			gg_sess_proto_error(s, "bad oid in a shallow line",
-			    pkt->data, pkt->len);
-			return (-1);
-		}
+	case GG_WIRE_SHALLOW:
 		if (gg_oidvec_push(&n->shallows, &oid) == -1) {
 			gg_conn_close(s->c, "out_of_memory");
 			return (-1);
 		}
 		return (0);
-	}
-	if (pkt->len > 7 && memcmp(pkt->data, "deepen ", 7) == 0) {
-		errno = 0;
-		d = strtol(pkt->data + 7, &end, 10);
-		if (*end != '\0' || errno != 0 || d < 1 || d > GG_DEPTH_INFINITE) {
-			gg_sess_proto_error(s, "bad deepen line", pkt->data,
-			    pkt->len);
-			return (-1);
-		}
-		n->depth = (int)d;
+	case GG_WIRE_DEEPEN:
+		n->depth = (int)wl.depth;
 		return (0);
-	}
-	if (strncmp(pkt->data, "deepen-since ", 13) == 0 ||
-	    strncmp(pkt->data, "deepen-not ", 11) == 0) {
+	case GG_WIRE_DEEPEN_SINCE:
+	case GG_WIRE_DEEPEN_NOT:
 		gg_sess_fail(s, 400, "bb-sidecar: deepen-since and "
 		    "deepen-not are not supported by the gate; use --depth");
 		return (-1);
-	}
-	if (strncmp(pkt->data, "filter ", 7) == 0) {
+	case GG_WIRE_FILTER:
 		gg_sess_fail(s, 400, "bb-sidecar: partial clone (filter) is "
 		    "not supported by the gate");
 		return (-1);
+	default:
+		gg_sess_proto_error(s, "expected want, shallow, deepen or a "
+		    "flush", pkt->data, pkt->len);
+		return (-1);
 	}
-	gg_sess_proto_error(s, "unknown line in an upload-pack request",
-	    pkt->data, pkt->len);
-	return (-1);
 }
 
 /* The want section ended with its flush. */
@@ -453,10 +439,11 @@ gg_upload_wants_end(struct gg_upload *u)
 static void
 gg_upload_parse(struct gg_upload *u)
 {
-	struct gg_sess	*s = u->s;
-	struct gg_pkt	*pkt = u->pkt;
-	git_oid		 oid;
-	const char	*why;
+	struct gg_sess		*s = u->s;
+	struct gg_pkt		*pkt = u->pkt;
+	struct gg_wire_line	 wl;
+	git_oid			 oid;
+	const char		*why;
 	unsigned char	 peek[32];
 	size_t		 np, before;
 	int		 rc;
@@ -492,8 +479,9 @@ gg_upload_parse(struct gg_upload *u)
 					gg_sess_end(s, 0);	/* hung up */
 				else
 					gg_sess_proto_error(s, np > 0 ?
-					    "truncated pkt-line" : "the request "
-					    "ended early", peek, np);
+					    "truncated pkt-line" :
+					    "the request ended early", peek,
+					    np);
 				return;
 			}
 			gg_sess_wait_input(s, 1);
@@ -523,8 +511,12 @@ gg_upload_parse(struct gg_upload *u)
 			continue;
 		}
 		/* GG_UP_HAVES */
-		if (pkt->kind == GG_PKT_FLUSH || (pkt->len == 4 &&
-		    memcmp(pkt->data, "done", 4) == 0)) {
+		if (pkt->kind == GG_PKT_DATA &&
+		    gg_wire_upload(pkt->data, pkt->len, &wl, &why) == -1) {
+			gg_sess_proto_error(s, why, pkt->data, pkt->len);
+			return;
+		}
+		if (pkt->kind == GG_PKT_FLUSH || wl.kind == GG_WIRE_DONE) {
 			u->neg->done = pkt->kind != GG_PKT_FLUSH;
 			if (s->stateless && evbuffer_get_length(s->in) > 0) {
 				gg_sess_proto_error(s, "bytes after the end of "
@@ -535,18 +527,19 @@ gg_upload_parse(struct gg_upload *u)
 			    u->neg->done ? GG_UJ_FINAL : GG_UJ_ROUND);
 			return;
 		}
-		if (pkt->len == 45 && memcmp(pkt->data, "have ", 5) == 0 &&
-		    gg_pktline_oid(pkt->data + 5, 40, oid.id) == 0) {
-			if (u->neg->haves.n + u->neg->common.n >= GG_MAX_HAVES) {
-				gg_sess_fail(s, 413, "bb-sidecar: too many haves");
+		if (wl.kind == GG_WIRE_HAVE) {
+			if (u->neg->haves.n + u->neg->common.n >=
+			    GG_MAX_HAVES) {
+				gg_sess_fail(s, 413,
+				    "bb-sidecar: too many haves");
 				return;
 			}
+			memcpy(oid.id, wl.oid, sizeof(oid.id));
 			(void)gg_oidvec_push(&u->neg->haves, &oid);
 			continue;
 		}
-		gg_sess_proto_error(s, pkt->len >= 5 && memcmp(pkt->data,
-		    "have ", 5) == 0 ? "bad oid in a have line" :
-		    "expected have, done or a flush", pkt->data, pkt->len);
+		gg_sess_proto_error(s, "expected have, done or a flush",
+		    pkt->data, pkt->len);
 		return;
 	}
 }
@@ -591,7 +584,8 @@ gg_upload_stream(struct gg_upload *u)
 		r = pread(n->pack_fd, buf, want, (off_t)u->sent);
 		if (r <= 0) {
 			gg_upload_log(u, "failed");
-			gg_sess_fail(s, 500, "bb-sidecar: cannot read the pack");
+			gg_sess_fail(s, 500,
+			    "bb-sidecar: cannot read the pack");
 			return;
 		}
 		if (s->band)

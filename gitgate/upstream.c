@@ -105,8 +105,8 @@ gg_up_wd_cb(evutil_socket_t fd, short what, void *arg)
 		gg_up_abort(u, why);
 	} else if (ph == GG_UP_TRANSFER && now - atomic_load(&u->last_ms) >=
 	    (uint64_t)u->io_s * 1000) {
-		(void)snprintf(why, sizeof(why), "no progress from upstream for "
-		    "%d s", u->io_s);
+		(void)snprintf(why, sizeof(why), "no progress from upstream "
+		    "for %d s", u->io_s);
 		gg_up_abort(u, why);
 	}
 }
@@ -459,13 +459,14 @@ gg_up_error(struct gg_up *u, int rc, char *out, size_t outlen)
 			(void)snprintf(buf, sizeof(buf), "cannot connect: %s",
 			    strerror(u->connect_errno));
 		else if (u->auth_failed)
-			(void)snprintf(buf, sizeof(buf), "upstream rejected the "
-			    "gate's key for %s@%s", u->repo->user,
+			(void)snprintf(buf, sizeof(buf), "upstream rejected "
+			    "the gate's key for %s@%s", u->repo->user,
 			    u->repo->host);
 		else if (e != NULL && e->message != NULL)
 			cm_strlcpy(buf, e->message, sizeof(buf));
 		else
-			(void)snprintf(buf, sizeof(buf), "libgit2 error %d", rc);
+			(void)snprintf(buf, sizeof(buf), "libgit2 error %d",
+			    rc);
 	}
 	gg_up_sanitize(u->cfg, buf, strlen(buf), out, outlen);
 	return (out);

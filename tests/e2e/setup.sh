@@ -25,12 +25,19 @@ for run in 1 2; do
 	    "($(sed -n 's/^id: *//p' "$out/build-image-$run.out" | cut -c1-12))"
 done
 t0=$SECONDS
+dangling() { buildah --storage-driver "$driver" images --filter dangling=true \
+    --no-trunc --quiet | sort; }
+before=$(dangling)
 buildah --storage-driver "$driver" build --isolation chroot --pull=never \
-    --layers -f "$top/tests/e2e/Containerfile.tools" \
+    -f "$top/tests/e2e/Containerfile.tools" \
     -t "localhost/bot-bottle/sidecar-tools:$V" "$top" >"$out/tools-build.out" 2>&1 || {
 	tail -30 "$out/tools-build.out" >&2
 	echo "setup: the tools image did not build" >&2
 	exit 1
 }
+# Its build stage, and a previous tools image, are left untagged.
+for i in $(comm -13 <(printf '%s\n' "$before") <(dangling)); do
+	buildah --storage-driver "$driver" rmi "$i" >/dev/null 2>&1 || true
+done
 echo "setup: tools image: $((SECONDS - t0)) s"
 echo "$driver" >"$out/storage-driver"

@@ -150,15 +150,20 @@ G() { timeout 60 git "$@"; }
 # Lines of the sidecar log with event E (JSON), counted.
 log_count() { bb_log | grep -c "\"event\":\"$1\""; }
 
-# A raw TCP exchange: sends stdin to PORT, prints what came back (5 s).
+# A raw TCP exchange: sends stdin to PORT, prints what came back within
+# SECS (default 5); with "eof" as the third argument the write side is
+# shut down after sending.
 raw_send() { timeout $((${2:-5} + 5)) python3 -c '
-import socket, sys
+import socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 s.sendall(sys.stdin.buffer.read())
-s.settimeout(float(sys.argv[2]))
+if sys.argv[3] == "eof":
+    s.shutdown(socket.SHUT_WR)
+end = time.time() + float(sys.argv[2])
 out = b""
 try:
-    while True:
+    while time.time() < end:
+        s.settimeout(max(0.05, end - time.time()))
         b = s.recv(65536)
         if not b:
             break
@@ -166,4 +171,7 @@ try:
 except Exception:
     pass
 sys.stdout.buffer.write(out)
-' "$1" "${2:-5}"; }
+' "$1" "${2:-5}" "${3:-}"; }
+
+# pkt TEXT: TEXT as one pkt-line (printf escapes allowed, e.g. \0).
+pkt() { local b; b=$(printf "$1" | wc -c); printf '%04x' $((b + 4)); printf "$1"; }

@@ -33,6 +33,7 @@
 #include "config.h"
 
 #include <sys/resource.h>
+#include <sys/time.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -276,6 +277,7 @@ bbp_loadgen_report(const struct bbp_opts *o)
 {
 	struct bbp_hist	*h;
 	struct bbp_thread *t;
+	struct rusage	 ru;
 	json_t		*j;
 	uint64_t	 ok = 0, ok_all = 0, err = 0, err_all = 0, tun = 0;
 	uint64_t	 bytes = 0;
@@ -323,6 +325,12 @@ bbp_loadgen_report(const struct bbp_opts *o)
 	    "mean_ms", h->count > 0 ? (double)h->sum / (double)h->count / 1e3 :
 	    0, "tunnels", (json_int_t)tun, "body_bytes", (json_int_t)bytes,
 	    "rate_target", o->rate, "late", (json_int_t)late);
+	/* Our own cost: the client shares the machine with what it loads. */
+	if (j != NULL && getrusage(RUSAGE_SELF, &ru) == 0 && ok_all > 0)
+		(void)json_object_set_new(j, "client_cpu_us_per_req", json_real(
+		    ((double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec) *
+		    1e6 / (double)ok_all + ((double)ru.ru_utime.tv_usec +
+		    (double)ru.ru_stime.tv_usec) / (double)ok_all));
 	if (j != NULL && o->mode == BBP_M_IDLE)
 		(void)json_object_update_new(j, json_pack("{s:i,s:i,s:I}",
 		    "held", held, "failed", failed, "dropped",
