@@ -274,4 +274,7 @@
  */
 #define EG_MAX_DECODED_BODY_BYTES	((uint64_t)64 * 1024 * 1024)
 
+/* A finished response this small is joined into one TLS record. */
+#define EG_COALESCE_BYTES		16384
+
 #endif /* CM_BOUNDS_H */

@@ -60,7 +60,8 @@ static const char *const eg_conn_state_names[] = {
 void
 eg_conn_set(struct eg_conn *c, enum eg_conn_state st)
 {
-	if (c->state != st)
+	/* Only build the line when debug logging is on: this is hot. */
+	if (c->state != st && cm_log_enabled(CM_LOG_DEBUG))
 		cm_log(CM_LOG_DEBUG, "egress", "state", c->id,
 		    json_pack("{s:s,s:s}", "from",
 		    eg_conn_state_names[c->state], "to",
@@ -104,9 +105,11 @@ eg_conn_close(struct eg_conn *c, const char *why)
 	event_del(c->timer);
 	if (c->peek != NULL)
 		event_del(c->peek);
-	cm_log(CM_LOG_DEBUG, "egress", "close", c->id, json_pack("{s:s,s:s,"
-	    "s:I}", "reason", why, "state", eg_conn_state_names[c->state],
-	    "requests", (json_int_t)c->nreq));
+	if (cm_log_enabled(CM_LOG_DEBUG))
+		cm_log(CM_LOG_DEBUG, "egress", "close", c->id, json_pack(
+		    "{s:s,s:s,s:I}", "reason", why, "state",
+		    eg_conn_state_names[c->state], "requests",
+		    (json_int_t)c->nreq));
 	event_active(c->reap, EV_TIMEOUT, 0);
 }
 

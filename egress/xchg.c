@@ -699,14 +699,24 @@ eg_xchg_finish(struct eg_xchg *x)
 	eg_metrics_forwarded(c->ew);
 	eg_metrics_bytes(c->ew, x->bytes_up, x->bytes_down);
 	eg_metrics_duration(c->ew, cm_now_ms() - x->t0_ms);
-	eg_log_event_snap(c, x->snap, 2, CM_LOG_INFO, "response",
-	    json_pack("{s:s,s:s,s:i,s:I,s:I,s:I,s:b}", "host", x->r.host,
-	    "method", cm_http_msg_method_name(x->req), "status", x->status,
-	    "bytes_up", (json_int_t)x->bytes_up, "bytes_down",
-	    (json_int_t)x->bytes_down, "ms", (json_int_t)(cm_now_ms() -
-	    x->t0_ms), "reused", x->reused));
+	/* The line is built only at verbosity 2: this runs per request. */
+	if (cm_routes_log(x->cfg->routes) >= 2)
+		eg_log_event_snap(c, x->snap, 2, CM_LOG_INFO, "response",
+		    json_pack("{s:s,s:s,s:i,s:I,s:I,s:I,s:b}", "host",
+		    x->r.host, "method", cm_http_msg_method_name(x->req),
+		    "status", x->status, "bytes_up", (json_int_t)x->bytes_up,
+		    "bytes_down", (json_int_t)x->bytes_down, "ms",
+		    (json_int_t)(cm_now_ms() - x->t0_ms), "reused",
+		    x->reused));
 	x->up = NULL;
 	x->state = EG_X_DONE;
+	/*
+	 * A small response is several evbuffer chains; joined, it leaves as
+	 * one TLS record and one write(2) instead of one per chain.
+	 */
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) <=
+	    EG_COALESCE_BYTES)
+		(void)evbuffer_pullup(bufferevent_get_output(c->bev), -1);
 	if (up != NULL) {
 		idle = x->up_idle_s;
 		if (x->up_reusable && x->body_done &&

@@ -301,6 +301,8 @@ gg_worker_free(struct cm_worker *w)
 static void
 gg_worker_drain(struct cm_worker *w)
 {
+	/* §11: held pushes are answered "gate shutting down" now. */
+	cm_queue_shutdown(cm_queue_get());
 	gg_conn_drain_worker(gg_worker_of(w));
 }
 

@@ -32,8 +32,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (wl.kind == GG_WIRE_DEEPEN && (wl.depth < 1 ||
 		    wl.depth > GG_DEPTH_INFINITE))
 			abort();
+		/* The capabilities are in the line (or empty). */
 		if (wl.kind == GG_WIRE_WANT && (wl.caps == NULL ||
-		    wl.caps < buf || wl.caps > buf + size))
+		    (*wl.caps != '\0' && (wl.caps < buf ||
+		    wl.caps > buf + size))))
 			abort();
 	} else if (why == NULL)
 		abort();

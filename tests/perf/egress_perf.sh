@@ -214,7 +214,7 @@ upconns() {
 # lg CONFIG [loadgen args]: one run; its JSON, with the sidecar's new and
 # reused origin connections during the run added.
 lg() {
-	local cfg=$1 ctl= b a j pid t0
+	local cfg=$1 ctl='' b a j pid t0
 	shift
 	lgargs "$cfg"
 	case $cfg in
