@@ -63,6 +63,8 @@ eg_tunnels_acquire(struct eg_conn *c, long long limit)
 {
 	atomic_int	*n = &eg_tunnel_counts[eg_tunnel_bucket(c)];
 
+	if (c->tunnel_counted)
+		return (0);	/* a second CONNECT on a refused first one */
 	if (atomic_fetch_add(n, 1) >= limit) {
 		atomic_fetch_sub(n, 1);
 		return (-1);

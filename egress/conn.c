@@ -30,6 +30,7 @@
 #include "egress/dlp.h"
 #include "egress/egress.h"
 #include "egress/emetrics.h"
+#include "egress/hold.h"
 #include "egress/logs.h"
 #include "egress/policy.h"
 #include "egress/refuse.h"
@@ -42,6 +43,7 @@ static void	eg_conn_write_cb(struct bufferevent *, void *);
 static void	eg_conn_event_cb(struct bufferevent *, short, void *);
 static void	eg_conn_peek_cb(evutil_socket_t, short, void *);
 static void	eg_conn_flush_or_close(struct eg_conn *);
+static void	eg_conn_connect_ok(struct eg_conn *);
 
 /* A closing TLS connection checks the layer below this often... */
 #define EG_FLUSH_POLL_MS	5
@@ -55,6 +57,7 @@ static const char *const eg_conn_state_names[] = {
 	[EG_CONN_XCHG] = "exchange",
 	[EG_CONN_RELAY] = "relay",
 	[EG_CONN_FLUSH] = "flush",
+	[EG_CONN_HELD] = "held",
 };
 
 void
@@ -81,6 +84,7 @@ eg_conn_reap_cb(evutil_socket_t fd, short what, void *arg)
 	if (c->tunnel)
 		cm_metric_add(c->ew->w, eg_m.tunnels, -1);
 	eg_tunnels_release(c);
+	eg_hold_cancel(c->hold);
 	eg_xchg_free(c->x);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
@@ -309,6 +313,52 @@ eg_conn_peek_cb(evutil_socket_t fd, short what, void *arg)
 		eg_conn_close(c, "tls_setup_failed");
 }
 
+/* A CONNECT passed policy: answer 200 and wait for the ClientHello. */
+static void
+eg_conn_connect_ok(struct eg_conn *c)
+{
+	/* §3.1.4: "200 Connection established", no fields. */
+	evbuffer_add_printf(bufferevent_get_output(c->bev),
+	    "HTTP/1.1 200 Connection established\r\n\r\n");
+	c->tunnel = 1;
+	cm_metric_add(c->ew->w, eg_m.tunnels, 1);
+	cm_http_parser_reset(c->parser);
+	eg_conn_set(c, EG_CONN_TLS_WAIT);
+	eg_conn_arm_timer(c, (int)cm_worker_snap(c->ew->w)->
+	    settings->v[CM_S_EG_TLS_HANDSHAKE_S]);
+	/* Optimistic ClientHello bytes may already be here. */
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+		eg_conn_read_cb(c->bev, c);
+		return;
+	}
+	/*
+	 * Peek at the first tunnel byte on the socket itself, so the
+	 * TLS layer can sit directly on the fd (no filter, no copy).
+	 */
+	bufferevent_disable(c->bev, EV_READ);
+	c->peek = event_new(cm_worker_base(c->ew->w),
+	    bufferevent_getfd(c->bev), EV_READ, eg_conn_peek_cb, c);
+	if (c->peek == NULL || event_add(c->peek, NULL) == -1)
+		eg_conn_close(c, "out_of_memory");
+}
+
+void
+eg_conn_connect_released(void *owner, int approved,
+    const struct eg_refusal *r)
+{
+	struct eg_conn	*c = owner;
+
+	eg_hold_cancel(c->hold);	/* decided: only frees it */
+	c->hold = NULL;
+	if (c->dead)
+		return;
+	if (!approved) {
+		eg_conn_refuse(c, r);
+		return;
+	}
+	eg_conn_connect_ok(c);
+}
+
 /* A head is complete: CONNECT here, everything else to an exchange. */
 static void
 eg_conn_head(struct eg_conn *c)
@@ -325,33 +375,18 @@ eg_conn_head(struct eg_conn *c)
 			eg_conn_refuse(c, &r);
 			return;
 		}
-		if (eg_policy_connect(c, m, &r) == -1) {
+		switch (eg_policy_connect(c, m, &r)) {
+		case -1:
 			eg_conn_refuse(c, &r);
 			return;
-		}
-		/* §3.1.4: "200 Connection established", no fields. */
-		evbuffer_add_printf(bufferevent_get_output(c->bev),
-		    "HTTP/1.1 200 Connection established\r\n\r\n");
-		c->tunnel = 1;
-		cm_metric_add(c->ew->w, eg_m.tunnels, 1);
-		cm_http_parser_reset(c->parser);
-		eg_conn_set(c, EG_CONN_TLS_WAIT);
-		eg_conn_arm_timer(c, (int)cm_worker_snap(c->ew->w)->
-		    settings->v[CM_S_EG_TLS_HANDSHAKE_S]);
-		/* Optimistic ClientHello bytes may already be here. */
-		if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
-			eg_conn_read_cb(c->bev, c);
+		case 1:
+			/* The CONNECT itself is held (§3.1.3, §9.3). */
+			eg_conn_set(c, EG_CONN_HELD);
+			bufferevent_disable(c->bev, EV_READ);
 			return;
+		default:
+			eg_conn_connect_ok(c);
 		}
-		/*
-		 * Peek at the first tunnel byte on the socket itself, so the
-		 * TLS layer can sit directly on the fd (no filter, no copy).
-		 */
-		bufferevent_disable(c->bev, EV_READ);
-		c->peek = event_new(cm_worker_base(c->ew->w),
-		    bufferevent_getfd(c->bev), EV_READ, eg_conn_peek_cb, c);
-		if (c->peek == NULL || event_add(c->peek, NULL) == -1)
-			eg_conn_close(c, "out_of_memory");
 		return;
 	}
 	eg_conn_set(c, EG_CONN_XCHG);

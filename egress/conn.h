@@ -20,6 +20,7 @@ struct cm_worker;
 struct eg_refusal;
 struct eg_worker;
 struct eg_xchg;
+struct eg_hold;
 struct event;
 
 enum eg_conn_state {
@@ -29,6 +30,7 @@ enum eg_conn_state {
 	EG_CONN_XCHG,		/* an exchange owns the connection */
 	EG_CONN_RELAY,		/* after a 101: bytes both ways */
 	EG_CONN_FLUSH,		/* last response queued; close once written */
+	EG_CONN_HELD,		/* a CONNECT waits for an operator */
 };
 
 struct eg_conn {
@@ -46,6 +48,7 @@ struct eg_conn {
 	uint64_t		 nreq;		/* requests on this conn */
 	int			 head_clock;	/* request_head_s is running */
 	struct event		*peek;		/* owned: first tunnel byte */
+	struct eg_hold		*hold;		/* owned: a held CONNECT */
 	uint64_t		 flush_deadline_ms;
 	int			 dead;
 	/* A bumped tunnel (state >= EG_CONN_TLS_WAIT once CONNECTed). */
@@ -89,6 +92,10 @@ void		 eg_conn_free_all(struct eg_worker *ew);
 
 /* (Re)installs the agent bufferevent's callbacks and watermarks. */
 void		 eg_conn_setcb(struct eg_conn *c);
+
+/* A held CONNECT was decided (hold.c via dlp.c). */
+void		 eg_conn_connect_released(void *owner, int approved,
+		    const struct eg_refusal *r);
 
 /* The bumped TLS side (bump.c). */
 /* on_socket: TLS directly on the fd (nothing buffered yet). */

@@ -906,9 +906,35 @@ eg_dlp_connect(struct eg_conn *c, const struct cm_route *rt,
 	}
 	if (i == hits.n)
 		i = 0;
+	/* supervise: the CONNECT itself is held (§3.1.3). */
+	if (cm_route_on_match(rt) == CM_DLP_SUPERVISE) {
+		struct eg_dlp_hits	 hs;
+		struct eg_dlp_hit	*dh;
+		size_t			 k;
+
+		memset(&hs, 0, sizeof(hs));
+		for (k = 0; k < hits.n; k++) {
+			if ((dh = eg_dlp_hits_push(&hs)) == NULL)
+				break;
+			dh->h = hits.hit[k];
+			dh->where = EG_AT_HOST;
+			cm_strlcpy(dh->location, "host", sizeof(dh->location));
+			eg_dlp_key(dh, (const unsigned char *)c->thost,
+			    strlen(c->thost));
+			(void)cm_scan_excerpt(cfg->scan, c->thost,
+			    strlen(c->thost), 0, &hits, k, 40,
+			    CM_SCAN_REDACT_TAG, dh->context,
+			    sizeof(dh->context));
+		}
+		cm_scan_hits_free(&hits);
+		c->hold = eg_hold_start(c, snap, c->thost, c->tport, "CONNECT",
+		    hs.n > 0 ? hs.v[0].context : "", &hs,
+		    eg_conn_connect_released, c, r);
+		eg_dlp_hits_free(&hs);
+		return (c->hold != NULL ? 1 : -1);
+	}
 	/*
-	 * A host label cannot be rewritten, and a hold on a CONNECT would
-	 * hold a whole tunnel: redact and supervise both refuse here.
+	 * A host label cannot be rewritten: redact refuses it, block too.
 	 */
 	eg_refusal_set(r, 403, cm_route_on_match(rt) == CM_DLP_BLOCK ?
 	    "dlp_block" : "dlp_unredactable",

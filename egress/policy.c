@@ -150,15 +150,14 @@ eg_policy_connect(struct eg_conn *c, struct cm_http_msg *m,
 		cm_strlcpy(r->host, c->thost, sizeof(r->host));
 		return (-1);
 	}
-	if (eg_dlp_connect(c, rt, r) == -1)
-		return (-1);
 	if (eg_tunnels_acquire(c,
 	    snap->settings->v[CM_S_EG_TUNNELS_PER_CLIENT]) == -1) {
 		eg_refusal_set(r, 429, "too_many_tunnels",
 		    "egress: too many tunnels from this client");
 		return (-1);
 	}
-	return (0);
+	/* Stage 3 of §3.1: the host labels, before any DNS (1: held). */
+	return (eg_dlp_connect(c, rt, r));
 }
 
 /* Git smart HTTP service of the request: 1 push, 2 fetch, 0 neither. */

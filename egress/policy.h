@@ -10,7 +10,10 @@ struct eg_conn;
 struct eg_refusal;
 struct eg_xchg;
 
-/* CONNECT (§3.1): 0 with the tunnel fields of c set, or -1 and *r. */
+/*
+ * CONNECT (§3.1): 0 with the tunnel fields of c set, -1 and *r, or 1
+ * held (eg_conn_connect_released() continues).
+ */
 int	 eg_policy_connect(struct eg_conn *c, struct cm_http_msg *m,
 	    struct eg_refusal *r);
 /*

@@ -7,6 +7,8 @@
 export EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS=${HOLD_S:-8}
 EGRESS_LOG_LEVEL=1
 . "$(dirname "$0")/egress_env.sh"
+EGRESS_EXTRA_ROUTES='  - {host: "*.supwild.test"}'
+egress_routes
 egress_start || { echo "Bail out! sidecar did not start"; exit 1; }
 
 rnd() { head -c 400 /dev/urandom | tr -dc 'A-Za-z0-9' | head -c "$1"; }
@@ -77,6 +79,23 @@ ok $([ "${pre:-0}" -lt $((4 << 20)) ] && echo 0 || echo 1) "32: the origin got $
 # 33: a piece of T0 in a host label (block route): refused on the CONNECT.
 like "$(pcurl -v "https://${T0:0:20}.wild.test/" 2>&1)" 'X-Bb-Sidecar-Reason: dlp_block' "33: T0 in a host label: CONNECT 403"
 like "$(bb_log | grep '"surface":"host"' | tail -1)" 'known-secret:EGRESS_TOKEN_0' "33: logged with surface host"
+
+# 33 under supervise: the CONNECT itself is held, then released.
+rm -f "$STATE/supervise/pending/"*.json 2>/dev/null
+curl -sS --max-time 20 --proxy "http://127.0.0.1:$PX" --cacert "$CONF/ca-cert.pem" \
+    -o /dev/null -w '%{http_connect}' "https://${T0:0:20}.supwild.test/" >"$BB_T/c33" 2>/dev/null &
+p33=$!
+id=
+for _i in $(seq 1 60); do
+	id=$(ls "$STATE/supervise/pending" 2>/dev/null | sed -n 's/\.json$//p' | head -1)
+	[ -n "$id" ] && break
+	sleep 0.05
+done
+is "$(jq -r .payload.method "$STATE/supervise/pending/$id.json" 2>/dev/null)" CONNECT "33: a host-label hit on a supervise route holds the CONNECT"
+ok $(grep -qF "${T0:0:20}" "$STATE/supervise/pending/$id.json" && echo 1 || echo 0) "33: the proposal holds no secret bytes"
+printf '{"id":"%s","status":"approved","notes":"ok"}' "$id" >"$STATE/supervise/responses/$id.json"
+wait $p33
+is "$(cat "$BB_T/c33")" 200 "33: approved: the tunnel opens"
 
 # 34: URL-encoded CRLF, on every route.
 is "$(code --path-as-is 'https://sup.test/a%0d%0aSet-Cookie:x=1')" 403 "34: %0d%0a in the path: 403"
