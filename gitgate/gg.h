@@ -15,9 +15,12 @@ struct gg_cfg;
 struct gg_conn;
 
 /* Per worker: its connections (front_*.c, conn.c). */
+struct gg_merge;
+
 struct gg_worker {
 	struct cm_worker		*w;
 	TAILQ_HEAD(, gg_conn)		 conns;
+	TAILQ_HEAD(, gg_merge)		 merges;	/* merge.c */
 	size_t				 nconns;
 	uint64_t			 next_id;
 };

@@ -79,6 +79,16 @@ gg_mirror_objects_wrlock(struct gg_mstate *st)
 	pthread_rwlock_wrlock(&st->objects);
 }
 
+int
+gg_mirror_objects_wrlock_timed(struct gg_mstate *st, int secs)
+{
+	struct timespec	 ts;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += secs;
+	return (pthread_rwlock_timedwrlock(&st->objects, &ts) == 0 ? 0 : -1);
+}
+
 void
 gg_mirror_objects_unlock(struct gg_mstate *st)
 {
@@ -395,6 +405,26 @@ gg_mirror_open(const struct gg_cfg *cfg, const struct gg_repo *repo,
 		    "moved: %s", strerror(errno));
 	gg_mirror_objects_unlock(st);
 	return (rc == 0 ? 0 : -1);
+}
+
+size_t
+gg_mirror_npacks(git_repository *repo)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		 dir[PATH_MAX];
+	size_t		 n = 0, l;
+
+	(void)snprintf(dir, sizeof(dir), "%sobjects/pack",
+	    git_repository_path(repo));
+	if ((d = opendir(dir)) == NULL)
+		return (0);
+	while ((de = readdir(d)) != NULL)
+		if ((l = strlen(de->d_name)) > 5 &&
+		    strcmp(de->d_name + l - 5, ".pack") == 0)
+			n++;
+	(void)closedir(d);
+	return (n);
 }
 
 void

@@ -75,8 +75,13 @@ void		 gg_mirror_upstream_lock(struct gg_mstate *st);
 void		 gg_mirror_upstream_unlock(struct gg_mstate *st);
 void		 gg_mirror_objects_rdlock(struct gg_mstate *st);
 void		 gg_mirror_objects_wrlock(struct gg_mstate *st);
+/* The exclusive lock within secs seconds: 0, or -1 when not free. */
+int		 gg_mirror_objects_wrlock_timed(struct gg_mstate *st,
+		    int secs);
 void		 gg_mirror_objects_unlock(struct gg_mstate *st);
 
+/* The number of packs in repo's objects/pack. */
+size_t		 gg_mirror_npacks(git_repository *repo);
 /* Startup: deletes each bb-incoming dir left by a previous run (§4.1). */
 void		 gg_mirror_sweep_incoming(const struct gg_cfg *cfg);
 /* rm -rf of a directory the gate made; 0 or -1. */

@@ -34,6 +34,9 @@ gg_neg_new(const struct gg_cfg *cfg, const struct gg_repo *repo,
 	n->refs = gg_refs_ref(refs);
 	n->stateless = stateless;
 	n->pack_fd = -1;
+	n->max_objects = 1000000;
+	n->max_builds = 2;
+	n->queue_timeout_s = 60;
 	gg_oidset_init(&n->they_have, 0);
 	gg_oidset_init(&n->registered, 0);
 	gg_oidset_init(&n->edges_extra, 0);
@@ -425,4 +428,69 @@ gg_neg_haves(struct gg_neg *n, git_repository *repo)
 		(void)gg_pktline_printf(n->out, "NAK\n");
 	n->got_common = n->got_other = 0;
 	return (0);
+}
+
+int
+gg_neg_v2_fetch(struct gg_neg *n, git_repository *repo, const char *tmpdir)
+{
+	struct evbuffer	*acks;
+	git_odb		*odb = NULL;
+	char		 hex[GIT_OID_HEXSZ + 1];
+	size_t		 i, nack = 0;
+	int		 pack = 1;
+
+	if (n->wants.n == 0)
+		return (0);	/* nothing wanted: nothing to say */
+	if (gg_neg_check_wants(n, repo) == -1)
+		return (-1);
+	/* git's process_haves_and_send_acks() */
+	if (n->haves.n > 0) {
+		if ((acks = evbuffer_new()) == NULL ||
+		    git_repository_odb(&odb, repo) != 0) {
+			if (acks != NULL)
+				evbuffer_free(acks);
+			(void)snprintf(n->err, sizeof(n->err), "bb-sidecar: "
+			    "cannot open the mirror's objects");
+			return (-1);
+		}
+		for (i = 0; i < n->haves.n; i++) {
+			if (gg_neg_got(n, repo, odb, &n->haves.v[i]) == -1)
+				continue;
+			git_oid_tostr(hex, sizeof(hex), &n->haves.v[i]);
+			(void)gg_pktline_printf(acks, "ACK %s\n", hex);
+			nack++;
+		}
+		git_odb_free(odb);
+		n->haves.n = 0;
+		if (!n->done) {
+			(void)gg_pktline_printf(n->out, "acknowledgments\n");
+			if (nack == 0)
+				(void)gg_pktline_printf(n->out, "NAK\n");
+			(void)evbuffer_add_buffer(n->out, acks);
+			if (gg_neg_ok_to_give_up(n, repo)) {
+				(void)gg_pktline_printf(n->out, "ready\n");
+				(void)gg_pktline_delim(n->out);
+			} else {
+				(void)gg_pktline_flush(n->out);
+				pack = 0;
+			}
+		}
+		evbuffer_free(acks);
+	}
+	if (!pack)
+		return (0);
+	n->done = 1;
+	if (n->depth > 0 || n->shallows.n > 0) {
+		(void)gg_pktline_printf(n->out, "shallow-info\n");
+		if (n->depth > 0) {
+			if (gg_neg_deepen(n, repo) == -1)
+				return (-1);
+		} else
+			for (i = 0; i < n->shallows.n; i++)
+				(void)gg_oidset_add(&n->registered,
+				    &n->shallows.v[i]);
+		(void)gg_pktline_delim(n->out);
+	}
+	(void)gg_pktline_printf(n->out, "packfile\n");
+	return (gg_pack_build(n, repo, tmpdir));
 }

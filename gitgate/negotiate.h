@@ -49,6 +49,8 @@ struct gg_neg {
 	const struct gg_cfg	*cfg;
 	const struct gg_repo	*repo;
 	long long		 max_objects;	/* max_packbuild_objects */
+	long long		 max_builds;	/* max_concurrent_packbuilds */
+	long long		 queue_timeout_s; /* job_queue_timeout_s */
 	atomic_int		 cancel;
 	/* Kept across rounds (jobs). */
 	struct gg_oidset	 they_have;
@@ -89,6 +91,13 @@ int		 gg_neg_check_wants(struct gg_neg *n, git_repository *repo);
 int		 gg_neg_deepen(struct gg_neg *n, git_repository *repo);
 /* §6.3: this round's haves, then its flush or done, into n->out. */
 int		 gg_neg_haves(struct gg_neg *n, git_repository *repo);
+/*
+ * §6.6: a v2 fetch: wants, the acknowledgments section, shallow-info
+ * and the "packfile" line into n->out; the pack when one follows
+ * (n->done is then set).
+ */
+int		 gg_neg_v2_fetch(struct gg_neg *n, git_repository *repo,
+		    const char *tmpdir);
 /* §6.5: builds the pack (n->pack_fd, n->pack_size). */
 int		 gg_pack_build(struct gg_neg *n, git_repository *repo,
 		    const char *tmpdir);

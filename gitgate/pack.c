@@ -13,15 +13,52 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/util.h"
 #include "gitgate/mirror.h"
 #include "gitgate/negotiate.h"
+
+/* Packbuilder jobs at once (§6.5); guarded by gg_pack_lock. */
+static pthread_mutex_t	 gg_pack_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	 gg_pack_cond = PTHREAD_COND_INITIALIZER;
+static long long	 gg_pack_running;
+
+/* A packbuilder slot within timeout_s; 0, or -1 (busy). */
+static int
+gg_pack_slot_take(long long limit, long long timeout_s)
+{
+	struct timespec	 ts;
+	int		 rc = 0;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_s;
+	pthread_mutex_lock(&gg_pack_lock);
+	while (gg_pack_running >= limit && rc == 0)
+		rc = pthread_cond_timedwait(&gg_pack_cond, &gg_pack_lock, &ts);
+	if (gg_pack_running < limit) {
+		gg_pack_running++;
+		rc = 0;
+	} else
+		rc = -1;
+	pthread_mutex_unlock(&gg_pack_lock);
+	return (rc);
+}
+
+static void
+gg_pack_slot_put(void)
+{
+	pthread_mutex_lock(&gg_pack_lock);
+	gg_pack_running--;
+	pthread_cond_signal(&gg_pack_cond);
+	pthread_mutex_unlock(&gg_pack_lock);
+}
 
 struct gg_pack_ctx {
 	struct gg_neg		*n;
@@ -357,6 +394,11 @@ gg_pack_build(struct gg_neg *n, git_repository *repo, const char *tmpdir)
 
 	if (gg_pack_fast(n, repo))
 		return (0);
+	if (gg_pack_slot_take(n->max_builds, n->queue_timeout_s) == -1) {
+		(void)snprintf(n->err, sizeof(n->err), "bb-sidecar: gate busy, "
+		    "retry");
+		return (-1);
+	}
 	memset(&p, 0, sizeof(p));
 	p.n = n;
 	p.repo = repo;
@@ -450,5 +492,6 @@ out:
 	gg_oidset_free(&p.exclude);
 	gg_oidvec_free(&p.commits);
 	gg_oidvec_free(&p.edges);
+	gg_pack_slot_put();
 	return (rc);
 }

@@ -26,6 +26,7 @@
 #include "gitgate/conn.h"
 #include "gitgate/gg.h"
 #include "gitgate/intake.h"
+#include "gitgate/merge.h"
 #include "gitgate/mirror.h"
 #include "gitgate/pktline.h"
 #include "gitgate/push.h"
@@ -613,9 +614,17 @@ gg_receive_job_done(struct gg_receive *r)
 	case GG_RP_CHECK:
 		gg_receive_after_check(r);
 		return;
+	case GG_RP_DISCARD:
+		gg_receive_report(r);
+		return;
 	case GG_RP_FORWARD:
 		gg_up_free(p->up);
 		p->up = NULL;
+		/* The pack moved into the mirror: merge it in (§4.5). */
+		if (p->in != NULL && p->in->complete && !p->apply_failed &&
+		    (strcmp(p->upstream, "ok") == 0 ||
+		    strcmp(p->upstream, "partial") == 0))
+			gg_merge_schedule(s->c->gw->w, s->snap, s->repo);
 		gg_receive_report(r);
 		return;
 	default:

@@ -25,6 +25,7 @@ enum gg_rp_state {
 	GG_RP_CHECK,
 	GG_RP_HOLD,
 	GG_RP_FORWARD,
+	GG_RP_DISCARD,		/* deleting the quarantine, then the report */
 	GG_RP_END,
 };
 

@@ -22,6 +22,7 @@
 #include "common/worker.h"
 #include "gitgate/conf.h"
 #include "gitgate/gg.h"
+#include "gitgate/merge.h"
 #include "gitgate/mirror.h"
 #include "gitgate/upstream.h"
 
@@ -54,6 +55,7 @@ struct gg_rjob {
 	gg_mirror_cb		 cb;		/* list only */
 	void			*arg;
 	struct gg_refs		*refs;		/* result */
+	size_t			 objects;	/* packs after the fetch */
 	char			 err[1024];
 };
 
@@ -228,6 +230,7 @@ gg_refresh_run(struct cm_job *job)
 		    NULL : e, "waiters", (json_int_t)n));
 		cm_metric_add(NULL, rc == 0 ? gg_m.refresh_ok :
 		    gg_m.refresh_failed, 1);
+		j->objects = rc == 0 ? gg_mirror_npacks(repo) : 0;
 	} else if (rc == 0 && !j->repo->fetch_refresh)
 		cm_log(CM_LOG_DEBUG, "gitgate", "refresh", 0, json_pack(
 		    "{s:s,s:s}", "repo", j->repo->name, "result", "skipped"));
@@ -253,6 +256,8 @@ gg_refresh_done(struct cm_job *job)
 	if (!j->fetch)
 		j->cb(j->arg, j->refs, j->refs == NULL ? j->err : NULL,
 		    j->repo->fetch_refresh ? "none" : "skipped");
+	else if (j->objects > 1)	/* §4.5: two packs or more */
+		gg_merge_schedule(cm_worker_self(), j->snap, j->repo);
 	gg_refs_unref(j->refs);
 	gg_up_free(j->up);
 	cm_snap_unref(j->snap);

@@ -158,6 +158,15 @@ gg_receive_report(struct gg_receive *r)
 
 	if (s->ended)
 		return;
+	/*
+	 * Nothing of a refused push may remain once the client has its
+	 * answer: the quarantine goes first (a job), then the report.
+	 */
+	if (p->qpath[0] != '\0' && r->state != GG_RP_DISCARD) {
+		r->state = GG_RP_DISCARD;
+		if (gg_receive_job(r, GG_RJ_DISCARD, NULL, 0) == 0)
+			return;
+	}
 	r->state = GG_RP_END;
 	for (i = 0; i < p->ncmds; i++) {
 		if (p->cmds[i].state == GG_CMD_OK)

@@ -30,6 +30,7 @@
 #include "gitgate/conf.h"
 #include "gitgate/conn.h"
 #include "gitgate/gg.h"
+#include "gitgate/merge.h"
 #include "gitgate/mirror.h"
 #include "gitgate/service.h"
 
@@ -261,7 +262,7 @@ gg_start(const struct cm_snap *snap, char *err, size_t errlen)
 	cm_log(CM_LOG_INFO, "gitgate", "boot", 0, json_pack("{s:o,s:o,s:i,"
 	    "s:s,s:b}", "repos", repos, "listen", lis, "hold_timeout_s",
 	    cfg->hold_timeout_s, "libgit2", LIBGIT2_VERSION, "protocol_v2",
-	    0));
+	    (int)snap->settings->v[CM_S_GG_PROTOCOL_V2]));
 	return (0);
 }
 
@@ -282,6 +283,7 @@ gg_worker_start(struct cm_worker *w)
 		return (-1);
 	gw->w = w;
 	TAILQ_INIT(&gw->conns);
+	TAILQ_INIT(&gw->merges);
 	cm_worker_set_svc(w, CM_SVC_GITGATE, gw);
 	return (0);
 }
@@ -294,6 +296,7 @@ gg_worker_free(struct cm_worker *w)
 	if (gw == NULL)
 		return;
 	gg_conn_free_all(gw);
+	gg_merge_worker_free(gw);
 	cm_worker_set_svc(w, CM_SVC_GITGATE, NULL);
 	free(gw);
 }

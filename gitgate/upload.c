@@ -33,47 +33,10 @@
 #include "gitgate/negotiate.h"
 #include "gitgate/pktline.h"
 #include "gitgate/sess.h"
+#include "gitgate/upload.h"
 #include "gitgate/wire.h"
 
-enum gg_upload_state {
-	GG_UP_ADV,		/* waiting for the ref list */
-	GG_UP_REQ,		/* want/shallow/deepen lines */
-	GG_UP_HAVES,		/* have lines of a round */
-	GG_UP_JOB,		/* a job runs */
-	GG_UP_STREAM,		/* sending the pack */
-	GG_UP_END,
-};
-
-enum gg_upload_job {
-	GG_UJ_WANTS,		/* stateful: check wants, deepen */
-	GG_UJ_ROUND,		/* stateful: a round of haves ended by flush */
-	GG_UJ_FINAL,		/* stateful: done; then the pack */
-	GG_UJ_ALL,		/* stateless: everything of one POST */
-};
-
-struct gg_upload {
-	struct gg_sess		*s;
-	enum gg_upload_state	 state;
-	struct gg_refs		*refs;		/* referenced */
-	struct gg_neg		*neg;		/* owned */
-	struct gg_pkt		*pkt;		/* owned: the read buffer */
-	int			 wants_done;
-	int			 refs_ready;	/* rpc: the list came */
-	int			 req_done;	/* rpc: the request is parsed */
-	char			 refresh[12];
-	uint64_t		 sent;		/* pack bytes out */
-	char			*tmpdir;
-};
-
-struct gg_ujob {
-	struct gg_upload	*u;		/* its conn is held */
-	enum gg_upload_job	 kind;
-	int			 rc;
-	int			 want_pack;
-};
-
 static void	gg_upload_parse(struct gg_upload *);
-static void	gg_upload_stream(struct gg_upload *);
 
 struct gg_upload *
 gg_upload_new(struct gg_sess *s)
@@ -98,6 +61,7 @@ gg_upload_free(struct gg_upload *u)
 {
 	if (u == NULL)
 		return;
+	gg_v2_free(u);
 	gg_refs_unref(u->refs);
 	gg_neg_free(u->neg);
 	free(u->pkt);
@@ -112,16 +76,27 @@ gg_upload_abort(struct gg_upload *u)
 		atomic_store(&u->neg->cancel, 1);
 }
 
-static void
+void
 gg_upload_log(struct gg_upload *u, const char *result)
 {
 	struct gg_sess	*s = u->s;
 	struct gg_neg	*n = u->neg;
+	json_t		*refs = json_array();
+	size_t		 i, k;
 
+	/* §13: the names whose tips were wanted, at most 20. */
+	for (i = 0; n != NULL && n->refs != NULL && i < n->refs->n &&
+	    json_array_size(refs) < 20; i++)
+		for (k = 0; k < n->wants.n; k++)
+			if (git_oid_equal(&n->wants.v[k], &n->refs->v[i].oid)) {
+				json_array_append_new(refs, json_string(
+				    n->refs->v[i].name));
+				break;
+			}
 	cm_log(CM_LOG_INFO, "gitgate", "fetch", s->c->id, json_pack("{s:s,"
-	    "s:s,s:i,s:I,s:I,s:i,s:b,s:I,s:I,s:s,s:s,s:I}", "repo",
-	    s->repo->name, "front", gg_sess_front(s), "proto", s->version == 1 ?
-	    1 : 0, "wants", (json_int_t)(n != NULL ? n->wants.n : 0), "haves",
+	    "s:s,s:i,s:o,s:I,s:I,s:i,s:b,s:I,s:I,s:s,s:s,s:I}", "repo",
+	    s->repo->name, "front", gg_sess_front(s), "proto", u->v2 ? 2 :
+	    s->version == 1 ? 1 : 0, "refs", refs, "wants", (json_int_t)(n != NULL ? n->wants.n : 0), "haves",
 	    (json_int_t)(n != NULL ? n->common.n : 0), "depth", n != NULL ?
 	    n->depth : 0, "fast_path", n != NULL && n->fast, "objects",
 	    (json_int_t)(n != NULL ? n->pack_objects : 0), "bytes",
@@ -177,6 +152,11 @@ gg_upload_start(struct gg_upload *u)
 {
 	struct gg_sess	*s = u->s;
 
+	if (s->version == 2 && s->snap->settings->v[CM_S_GG_PROTOCOL_V2]) {
+		u->v2 = 1;
+		gg_v2_start(u);
+		return;
+	}
 	u->state = GG_UP_ADV;
 	gg_conn_hold(s->c);
 	/* §4.3: POSTs continue an exchange that began with a refresh. */
@@ -212,6 +192,10 @@ gg_upload_job_run(struct cm_job *job)
 	if (git_repository_open_bare(&repo, path) != 0) {
 		(void)snprintf(n->err, sizeof(n->err), "bb-sidecar: cannot "
 		    "open the mirror");
+		goto out;
+	}
+	if (j->kind == GG_UJ_V2_FETCH) {
+		j->rc = gg_neg_v2_fetch(n, repo, u->tmpdir);
 		goto out;
 	}
 	if (j->kind == GG_UJ_WANTS || j->kind == GG_UJ_ALL) {
@@ -258,6 +242,10 @@ gg_upload_job_done(struct cm_job *job)
 		return;
 	n = u->neg;
 	s->busy = 0;
+	if (kind == GG_UJ_V2_FETCH) {
+		gg_v2_job_done(u, rc);
+		return;
+	}
 	if (rc == -1) {
 		(void)evbuffer_add_buffer(s->out, n->out);
 		gg_upload_log(u, "failed");
@@ -292,7 +280,7 @@ gg_upload_job_done(struct cm_job *job)
 	gg_conn_pump(s->c);
 }
 
-static void
+void
 gg_upload_job(struct gg_upload *u, enum gg_upload_job kind)
 {
 	struct gg_sess	*s = u->s;
@@ -456,6 +444,10 @@ gg_upload_parse(struct gg_upload *u)
 		}
 		u->neg->max_objects =
 		    s->snap->settings->v[CM_S_GG_MAX_PACKBUILD_OBJECTS];
+		u->neg->max_builds =
+		    s->snap->settings->v[CM_S_GG_MAX_CONCURRENT_PACKBUILDS];
+		u->neg->queue_timeout_s =
+		    s->snap->settings->v[CM_S_GG_JOB_QUEUE_TIMEOUT_S];
 	}
 	for (;;) {
 		if (u->state != GG_UP_REQ && u->state != GG_UP_HAVES)
@@ -549,6 +541,10 @@ gg_upload_input(struct gg_upload *u)
 {
 	struct gg_sess	*s = u->s;
 
+	if (u->v2) {
+		gg_v2_input(u);
+		return;
+	}
 	if (u->state != GG_UP_REQ && u->state != GG_UP_HAVES)
 		return;
 	if (s->rpc) {
@@ -565,7 +561,7 @@ gg_upload_input(struct gg_upload *u)
 }
 
 /* Moves pack bytes from the file into the output while it has room. */
-static void
+void
 gg_upload_stream(struct gg_upload *u)
 {
 	struct gg_sess	*s = u->s;
@@ -603,6 +599,10 @@ gg_upload_stream(struct gg_upload *u)
 		(void)gg_pktline_flush(s->out);
 	u->state = GG_UP_END;
 	gg_upload_log(u, "ok");
+	if (u->v2) {
+		gg_v2_stream_done(u);
+		return;
+	}
 	gg_sess_end(s, 1);
 }
 

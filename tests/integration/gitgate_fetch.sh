@@ -50,16 +50,31 @@ ok $([ ! -e "$STATE/git/up.git/FETCH_HEAD" ] && echo 0 || echo 1) \
     "1: no FETCH_HEAD in the mirror"
 
 # ---- 2: protocol fallback ----------------------------------------------
+printf 'gitgate:\n  protocol_v2: false\n' >"$CONF/.sidecar.yaml.tmp"
+mv "$CONF/.sidecar.yaml.tmp" "$CONF/sidecar.yaml"
+kill -HUP "$BB_SIDECAR_PID"
+sleep 2.5
 out=$(GIT_TRACE_PACKET=1 G -c protocol.version=2 ls-remote "$(GURL up)" 2>&1)
-like "$out" 'trunk' "2: protocol.version=2 client lists refs over git://"
-unlike "$out" 'git< version 2' "2: the gate answered in v0"
+like "$out" 'trunk' "2: protocol_v2 false: a protocol.version=2 client lists refs"
+unlike "$out" 'git< version 2' "2: ...and the gate answered in v0"
+d=$BB_T/clone-v2off
+G -c protocol.version=2 clone -q "$(HURL up)" "$d" 2>/dev/null
+ok $? "2: protocol_v2 false: a protocol.version=2 client clones over HTTP"
 out=$(GIT_TRACE_PACKET=1 G -c protocol.version=1 ls-remote "$(HURL up)" 2>&1)
 like "$out" 'git< version 1' "2: protocol.version=1 over HTTP gets 'version 1'"
 d=$BB_T/clone-v1
 G -c protocol.version=1 clone -q "$(GURL up)" "$d" 2>/dev/null
 ok $? "2: protocol.version=1 clone over git://"
-echo "ok $((_tap_n + 1)) - 2: v2 ls-refs (should) # SKIP protocol v2 not implemented"
-_tap_n=$((_tap_n + 1))
+rm -f "$CONF/sidecar.yaml"
+kill -HUP "$BB_SIDECAR_PID"
+sleep 2.5
+for front in git http; do
+	url=$([ $front = git ] && GURL up || HURL up)
+	out=$(GIT_TRACE_PACKET=1 G -c protocol.version=2 ls-remote "$url" 2>&1)
+	like "$out" '< version 2' "2: $front: with v2 enabled ls-remote shows version 2"
+	like "$out" '> command=ls-refs' "2: $front: ...and ls-refs"
+	like "$out" 'refs/heads/trunk' "2: $front: ...listing the refs"
+done
 
 # ---- 3: shallow --------------------------------------------------------
 w=$BB_T/seed-up

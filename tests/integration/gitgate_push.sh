@@ -299,6 +299,23 @@ ok $(git -C "$STATE/git/up.git" rev-parse -q --verify blocked >/dev/null && echo
 like "$(bb_log | grep '"event":"push"' | tail -1)" '"decision":"partial"' "33: decision=partial"
 rm -f "$UP/up.git/hooks/update"
 
+# ---- §4.5: the packs pushes left are merged into one ----
+for i in $(seq 1 100); do
+	[ "$(ls "$STATE/git/up.git/objects/pack" | grep -c '\.pack$')" = 1 ] && break
+	sleep 0.1
+done
+is "$(ls "$STATE/git/up.git/objects/pack" | grep -c '\.pack$')" 1 \
+    "4.5: the mirror's packs were merged into one"
+like "$(bb_log)" '"event":"merge","repo":"up"' "4.5: the merge is logged"
+git -C "$STATE/git/up.git" fsck >/dev/null 2>&1
+ok $? "4.5: the merged mirror passes git fsck"
+G clone -q --mirror "$(GURL up)" "$BB_T/merged.git" 2>/dev/null
+ok $? "4.5: a clone after the merge works"
+like "$(bb_log | grep '"event":"fetch"' | tail -1)" '"fast_path":true' \
+    "4.5: ...from the stored pack (fast path)"
+git -C "$BB_T/merged.git" fsck >/dev/null 2>&1
+ok $? "4.5: ...and passes git fsck"
+
 ok $(bb_no_sanitizer_reports && echo 0 || echo 1) "no sanitizer reports"
 bb_stop
 is $? 0 "SIGTERM: exit 0"
