@@ -315,6 +315,9 @@ cm_yaml_dup_key(struct cm_yaml_parse *ps, struct cm_yaml_frame *f,
 
 	if (map->n * 2 > f->nslots) {
 		nslots = f->nslots == 0 ? CM_YAML_SLOTS_MIN : f->nslots * 2;
+		/* Refused keys are never hashed, so n may have run ahead. */
+		while (nslots < map->n * 2)
+			nslots *= 2;
 		if ((slots = calloc(nslots, sizeof(*slots))) == NULL) {
 			cm_cfg_error(ps->cx, key, path, "out of memory");
 			ps->done = 1;
@@ -323,7 +326,7 @@ cm_yaml_dup_key(struct cm_yaml_parse *ps, struct cm_yaml_frame *f,
 		/* Rehash every earlier key except the new one (the last). */
 		for (i = 0; i + 1 < map->n; i++) {
 			old = map->pairs[i].key;
-			if (old->str == NULL)
+			if (old->str == NULL || old->invalid)
 				continue;
 			h = cm_yaml_hash(old);
 			for (j = h & (nslots - 1); slots[j] != 0;

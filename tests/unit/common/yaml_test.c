@@ -70,6 +70,27 @@ test_non_fatal_errors_keep_the_tree_for_the_schema_pass(void **state)
 	assert_true(cx.nerrors > 0);
 }
 
+/*
+ * Regression (fuzz): keys refused by the loader are not hashed, so the
+ * duplicate-key table must still grow with the map, not hang.
+ */
+static void
+test_many_refused_keys_then_valid_ones(void **state)
+{
+	char	 buf[8192];
+	size_t	 o = 0;
+	int	 i;
+
+	(void)state;
+	for (i = 0; i < 100; i++)
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o,
+		    "\"k%d\\0\": v\n", i);
+	for (i = 0; i < 40; i++)
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "ok%d: v\n", i);
+	cm_yaml_free(parse(buf));
+	assert_int_equal(cx.nerrors, 100);
+}
+
 static void
 test_good_file_has_every_node_type(void **state)
 {
@@ -800,6 +821,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good_file_has_every_node_type),
+		cmocka_unit_test(test_many_refused_keys_then_valid_ones),
 		cmocka_unit_test(test_non_fatal_errors_keep_the_tree_for_the_schema_pass),
 		cmocka_unit_test(test_empty_input_is_a_null_root),
 		cmocka_unit_test(test_plain_scalars_are_typed_by_the_core_schema),
