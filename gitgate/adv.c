@@ -29,12 +29,14 @@ gg_adv_caps(enum gg_svc svc, const struct gg_refs *refs, char *buf,
 	}
 	if (refs->head_ok)
 		(void)snprintf(buf, size, "multi_ack_detailed side-band "
-		    "side-band-64k ofs-delta shallow no-progress include-tag "
-		    "symref=HEAD:%s object-format=sha1 agent=bb-sidecar/%s",
-		    refs->head, gg_agent());
+		    "side-band-64k ofs-delta shallow deepen-since deepen-not "
+		    "deepen-relative no-progress include-tag symref=HEAD:%s "
+		    "object-format=sha1 agent=bb-sidecar/%s", refs->head,
+		    gg_agent());
 	else
 		(void)snprintf(buf, size, "multi_ack_detailed side-band "
-		    "side-band-64k ofs-delta shallow no-progress include-tag "
+		    "side-band-64k ofs-delta shallow deepen-since deepen-not "
+		    "deepen-relative no-progress include-tag "
 		    "object-format=sha1 agent=bb-sidecar/%s", gg_agent());
 }
 

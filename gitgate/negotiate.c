@@ -53,6 +53,7 @@ gg_neg_free(struct gg_neg *n)
 	gg_oidvec_free(&n->haves);
 	gg_oidvec_free(&n->common);
 	gg_oidvec_free(&n->extra_wants);
+	gg_strvec_free(&n->nots);
 	gg_oidset_free(&n->they_have);
 	gg_oidset_free(&n->registered);
 	gg_oidset_free(&n->edges_extra);
@@ -125,7 +126,8 @@ gg_neg_check_wants(struct gg_neg *n, git_repository *repo)
  */
 static int
 gg_neg_shallow_walk(struct gg_neg *n, git_repository *repo,
-    struct gg_oidvec *result, struct gg_oidset *not_shallow)
+    const struct gg_oidvec *heads, int depth, struct gg_oidvec *result,
+    struct gg_oidset *not_shallow)
 {
 	struct gg_oidset	 depths;
 	struct gg_oidvec	 stack = { 0 };
@@ -138,9 +140,9 @@ gg_neg_shallow_walk(struct gg_neg *n, git_repository *repo,
 	gg_oidset_init(&depths, 1);
 	for (;;) {
 		if (!have) {
-			if (i < n->wants.n) {
+			if (i < heads->n) {
 				if ((commit = gg_neg_commit_of(repo,
-				    &n->wants.v[i++])) == NULL)
+				    &heads->v[i++])) == NULL)
 					continue;
 				git_oid_cpy(&cur, git_commit_id(commit));
 				git_commit_free(commit);
@@ -160,7 +162,7 @@ gg_neg_shallow_walk(struct gg_neg *n, git_repository *repo,
 		if (git_commit_lookup(&commit, repo, &cur) != 0)
 			goto out;
 		cur_depth++;
-		if (n->depth != GG_DEPTH_INFINITE && cur_depth >= n->depth) {
+		if (depth != GG_DEPTH_INFINITE && cur_depth >= depth) {
 			git_commit_free(commit);
 			commit = NULL;
 			if (gg_oidvec_push(result, &cur) == -1)
@@ -202,6 +204,139 @@ out:
 	return (rc);
 }
 
+/* A deepen-not argument as git resolves it: full, heads/, tags/. */
+static const struct gg_ref *
+gg_neg_dwim(const struct gg_refs *refs, const char *name)
+{
+	static const char *const pre[] = { "", "refs/", "refs/heads/",
+	    "refs/tags/" };
+	const struct gg_ref	*r;
+	char			 full[GG_MAX_REF_BYTES + 16];
+	size_t			 i;
+
+	for (i = 0; i < sizeof(pre) / sizeof(pre[0]); i++) {
+		(void)snprintf(full, sizeof(full), "%s%s", pre[i], name);
+		if ((r = gg_refs_find(refs, full)) != NULL)
+			return (r);
+	}
+	return (NULL);
+}
+
+/*
+ * git's get_shallow_commits_by_rev_list() for deepen-since and
+ * deepen-not: the commits reachable from the wants that are newer than
+ * the cut and not reachable from the excluded refs; those with a parent
+ * outside the set are the new boundary.
+ */
+static int
+gg_neg_shallow_revlist(struct gg_neg *n, git_repository *repo,
+    struct gg_oidvec *result, struct gg_oidset *not_shallow)
+{
+	struct gg_oidset	 excl, inset;
+	struct gg_oidvec	 stack = { 0 }, order = { 0 };
+	git_revwalk		*rw = NULL;
+	const struct gg_ref	*r;
+	git_commit		*c;
+	git_oid			 oid;
+	size_t			 i;
+	unsigned		 k;
+	int			 rc = -1, pushed = 0;
+
+	gg_oidset_init(&excl, 0);
+	gg_oidset_init(&inset, 0);
+	if (git_revwalk_new(&rw, repo) != 0)
+		goto out;
+	for (i = 0; i < n->nots.n; i++) {
+		if ((r = gg_neg_dwim(n->refs, n->nots.v[i])) == NULL) {
+			(void)snprintf(n->err, sizeof(n->err), "upload-pack: "
+			    "ambiguous deepen-not: %s", n->nots.v[i]);
+			goto out;
+		}
+		if ((c = gg_neg_commit_of(repo, r->has_peeled ? &r->peeled :
+		    &r->oid)) != NULL) {
+			if (git_revwalk_push(rw, git_commit_id(c)) == 0)
+				pushed = 1;
+			git_commit_free(c);
+		}
+	}
+	while (pushed && git_revwalk_next(&oid, rw) == 0)
+		if (gg_oidset_add(&excl, &oid) == -1)
+			goto out;
+	for (i = 0; i < n->wants.n; i++)
+		if ((c = gg_neg_commit_of(repo, &n->wants.v[i])) != NULL) {
+			(void)gg_oidvec_push(&stack, git_commit_id(c));
+			git_commit_free(c);
+		}
+	while (stack.n > 0) {
+		git_oid_cpy(&oid, &stack.v[--stack.n]);
+		if (gg_oidset_has(&inset, &oid) || gg_oidset_has(&excl, &oid))
+			continue;
+		if (atomic_load(&n->cancel) ||
+		    git_commit_lookup(&c, repo, &oid) != 0)
+			goto out;
+		if (n->since > 0 && git_commit_time(c) < n->since) {
+			git_commit_free(c);
+			continue;
+		}
+		(void)gg_oidset_add(&inset, &oid);
+		(void)gg_oidvec_push(&order, &oid);
+		for (k = 0; k < git_commit_parentcount(c); k++)
+			(void)gg_oidvec_push(&stack,
+			    git_commit_parent_id(c, k));
+		git_commit_free(c);
+	}
+	if (order.n == 0) {
+		(void)snprintf(n->err, sizeof(n->err), "upload-pack: no "
+		    "commits selected for shallow requests");
+		goto out;
+	}
+	for (i = 0; i < order.n; i++) {
+		if (git_commit_lookup(&c, repo, &order.v[i]) != 0)
+			goto out;
+		for (k = 0; k < git_commit_parentcount(c); k++)
+			if (!gg_oidset_has(&inset, git_commit_parent_id(c, k)))
+				break;
+		if (k < git_commit_parentcount(c))
+			(void)gg_oidvec_push(result, &order.v[i]);
+		else
+			(void)gg_oidset_add(not_shallow, &order.v[i]);
+		git_commit_free(c);
+	}
+	rc = 0;
+out:
+	git_revwalk_free(rw);
+	gg_oidvec_free(&stack);
+	gg_oidvec_free(&order);
+	gg_oidset_free(&excl);
+	gg_oidset_free(&inset);
+	return (rc);
+}
+
+/* deepen-relative: the client's shallow commits our refs reach. */
+static int
+gg_neg_reachable_shallows(struct gg_neg *n, git_repository *repo,
+    struct gg_oidvec *heads)
+{
+	size_t	 i, r;
+
+	for (i = 0; i < n->shallows.n; i++)
+		for (r = 0; r < n->refs->n; r++) {
+			const struct gg_ref *ref = &n->refs->v[r];
+			const git_oid *tip = ref->has_peeled ? &ref->peeled :
+			    &ref->oid;
+
+			if (git_oid_equal(tip, &n->shallows.v[i]) ||
+			    git_graph_descendant_of(repo, tip,
+			    &n->shallows.v[i]) == 1) {
+				if (gg_oidvec_push(heads, &n->shallows.v[i]) ==
+				    -1)
+					return (-1);
+				break;
+			}
+		}
+	return (0);
+}
+
 int
 gg_neg_deepen(struct gg_neg *n, git_repository *repo)
 {
@@ -216,11 +351,36 @@ gg_neg_deepen(struct gg_neg *n, git_repository *repo)
 	gg_oidset_init(&client, 0);
 	for (i = 0; i < n->shallows.n; i++)
 		(void)gg_oidset_add(&client, &n->shallows.v[i]);
-	if (n->depth == GG_DEPTH_INFINITE) {
+	if (n->depth > 0 && (n->since > 0 || n->nots.n > 0)) {
+		(void)snprintf(n->err, sizeof(n->err), "upload-pack: deepen "
+		    "and deepen-since (or deepen-not) cannot be used together");
+		goto out;
+	}
+	if (n->since > 0 || n->nots.n > 0) {
+		if (gg_neg_shallow_revlist(n, repo, &result, &not_shallow) ==
+		    -1)
+			goto out;
+	} else if (n->depth == GG_DEPTH_INFINITE && !n->relative) {
 		/* The mirror is never shallow: everything unshallows. */
 		for (i = 0; i < n->shallows.n; i++)
 			(void)gg_oidset_add(&not_shallow, &n->shallows.v[i]);
-	} else if (gg_neg_shallow_walk(n, repo, &result, &not_shallow) == -1) {
+	} else if (n->relative) {
+		struct gg_oidvec heads = { 0 };
+
+		rc = gg_neg_reachable_shallows(n, repo, &heads);
+		if (rc == 0)
+			rc = gg_neg_shallow_walk(n, repo, &heads,
+			    n->depth == GG_DEPTH_INFINITE ? n->depth :
+			    n->depth + 1, &result, &not_shallow);
+		gg_oidvec_free(&heads);
+		if (rc == -1) {
+			(void)snprintf(n->err, sizeof(n->err), "bb-sidecar: "
+			    "cannot compute the shallow boundary");
+			goto out;
+		}
+		rc = -1;
+	} else if (gg_neg_shallow_walk(n, repo, &n->wants, n->depth, &result,
+	    &not_shallow) == -1) {
 		(void)snprintf(n->err, sizeof(n->err), "bb-sidecar: cannot "
 		    "compute the shallow boundary");
 		goto out;
@@ -480,9 +640,9 @@ gg_neg_v2_fetch(struct gg_neg *n, git_repository *repo, const char *tmpdir)
 	if (!pack)
 		return (0);
 	n->done = 1;
-	if (n->depth > 0 || n->shallows.n > 0) {
+	if (gg_neg_deepening(n) || n->shallows.n > 0) {
 		(void)gg_pktline_printf(n->out, "shallow-info\n");
-		if (n->depth > 0) {
+		if (gg_neg_deepening(n)) {
 			if (gg_neg_deepen(n, repo) == -1)
 				return (-1);
 		} else

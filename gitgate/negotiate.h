@@ -32,6 +32,7 @@ struct gg_repo;
 #define GG_CAP_THIN_PACK		0x0080
 #define GG_CAP_SHALLOW			0x0100
 #define GG_CAP_FILTER			0x0200
+#define GG_CAP_DEEPEN_RELATIVE		0x0400
 
 /* git's INFINITE_DEPTH: what --unshallow sends. */
 #define GG_DEPTH_INFINITE		0x7fffffff
@@ -42,6 +43,9 @@ struct gg_neg {
 	struct gg_oidvec	 shallows;	/* the client's shallow lines */
 	struct gg_oidvec	 haves;		/* this round's */
 	int			 depth;		/* deepen N; 0 none */
+	int64_t			 since;		/* deepen-since; 0 none */
+	struct gg_strvec	 nots;		/* deepen-not refs */
+	int			 relative;	/* deepen-relative */
 	unsigned		 caps;
 	int			 done;		/* this round ended in done */
 	int			 stateless;
@@ -81,6 +85,10 @@ struct gg_neg	*gg_neg_new(const struct gg_cfg *cfg,
 		    const struct gg_repo *repo, struct gg_refs *refs,
 		    int stateless);
 void		 gg_neg_free(struct gg_neg *n);
+
+/* A deepen, deepen-since or deepen-not was asked for. */
+#define gg_neg_deepening(n)	((n)->depth > 0 || (n)->since > 0 || \
+				    (n)->nots.n > 0)
 
 /* Job threads.  Each returns 0, or -1 with n->err set. */
 /* The commit behind oid (tags peeled), or NULL for other objects. */

@@ -160,3 +160,28 @@ gg_oidvec_free(struct gg_oidvec *a)
 	free(a->v);
 	memset(a, 0, sizeof(*a));
 }
+
+int
+gg_strvec_push(struct gg_strvec *a, const char *s, size_t len)
+{
+	char	**nv;
+
+	if ((nv = reallocarray(a->v, a->n + 1, sizeof(*nv))) == NULL)
+		return (-1);
+	a->v = nv;
+	if ((a->v[a->n] = strndup(s, len)) == NULL)
+		return (-1);
+	a->n++;
+	return (0);
+}
+
+void
+gg_strvec_free(struct gg_strvec *a)
+{
+	size_t	 i;
+
+	for (i = 0; i < a->n; i++)
+		free(a->v[i]);
+	free(a->v);
+	memset(a, 0, sizeof(*a));
+}

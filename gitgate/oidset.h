@@ -38,4 +38,13 @@ struct gg_oidvec {
 int	 gg_oidvec_push(struct gg_oidvec *a, const git_oid *oid);
 void	 gg_oidvec_free(struct gg_oidvec *a);
 
+/* A growing array of strings (copied). */
+struct gg_strvec {
+	char		**v;
+	size_t		 n;
+};
+
+int	 gg_strvec_push(struct gg_strvec *a, const char *s, size_t len);
+void	 gg_strvec_free(struct gg_strvec *a);
+
 #endif /* GG_OIDSET_H */

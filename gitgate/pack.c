@@ -115,7 +115,7 @@ gg_pack_fast(struct gg_neg *n, git_repository *repo)
 	size_t		 i;
 	int		 fd, ok = 1;
 
-	if (n->common.n > 0 || n->shallows.n > 0 || n->depth > 0 ||
+	if (n->common.n > 0 || n->shallows.n > 0 || gg_neg_deepening(n) ||
 	    !(n->caps & GG_CAP_OFS_DELTA))
 		return (0);
 	if (git_repository_odb(&odb, repo) != 0)

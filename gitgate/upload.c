@@ -96,7 +96,8 @@ gg_upload_log(struct gg_upload *u, const char *result)
 	cm_log(CM_LOG_INFO, "gitgate", "fetch", s->c->id, json_pack("{s:s,"
 	    "s:s,s:i,s:o,s:I,s:I,s:i,s:b,s:I,s:I,s:s,s:s,s:I}", "repo",
 	    s->repo->name, "front", gg_sess_front(s), "proto", u->v2 ? 2 :
-	    s->version == 1 ? 1 : 0, "refs", refs, "wants", (json_int_t)(n != NULL ? n->wants.n : 0), "haves",
+	    s->version == 1 ? 1 : 0, "refs", refs, "wants",
+	    (json_int_t)(n != NULL ? n->wants.n : 0), "haves",
 	    (json_int_t)(n != NULL ? n->common.n : 0), "depth", n != NULL ?
 	    n->depth : 0, "fast_path", n != NULL && n->fast, "objects",
 	    (json_int_t)(n != NULL ? n->pack_objects : 0), "bytes",
@@ -201,7 +202,7 @@ gg_upload_job_run(struct cm_job *job)
 	if (j->kind == GG_UJ_WANTS || j->kind == GG_UJ_ALL) {
 		if (gg_neg_check_wants(n, repo) == -1)
 			goto out;
-		if (n->depth > 0) {
+		if (gg_neg_deepening(n)) {
 			if (gg_neg_deepen(n, repo) == -1)
 				goto out;
 			(void)gg_pktline_flush(n->out);
@@ -325,6 +326,7 @@ gg_upload_caps(struct gg_neg *n, const char *p)
 		{ "include-tag", GG_CAP_INCLUDE_TAG },
 		{ "thin-pack", GG_CAP_THIN_PACK },
 		{ "shallow", GG_CAP_SHALLOW },
+		{ "deepen-relative", GG_CAP_DEEPEN_RELATIVE },
 		{ "filter", GG_CAP_FILTER },
 	};
 	const char	*e;
@@ -342,6 +344,7 @@ gg_upload_caps(struct gg_neg *n, const char *p)
 				n->caps |= caps[i].bit;
 		p = e;
 	}
+	n->relative = (n->caps & GG_CAP_DEEPEN_RELATIVE) != 0;
 	/* side-band-64k wins when both are asked for (as git does). */
 	if (n->caps & GG_CAP_SIDE_BAND_64K)
 		n->caps &= ~GG_CAP_SIDE_BAND;
@@ -382,10 +385,15 @@ gg_upload_want_line(struct gg_upload *u, struct gg_pkt *pkt)
 		n->depth = (int)wl.depth;
 		return (0);
 	case GG_WIRE_DEEPEN_SINCE:
+		n->since = wl.since;
+		return (0);
 	case GG_WIRE_DEEPEN_NOT:
-		gg_sess_fail(s, 400, "bb-sidecar: deepen-since and "
-		    "deepen-not are not supported by the gate; use --depth");
-		return (-1);
+		if (n->nots.n >= GG_MAX_WANTS ||
+		    gg_strvec_push(&n->nots, wl.arg, pkt->len - 11) == -1) {
+			gg_sess_fail(s, 413, "bb-sidecar: too many deepen-not");
+			return (-1);
+		}
+		return (0);
 	case GG_WIRE_FILTER:
 		gg_sess_fail(s, 400, "bb-sidecar: partial clone (filter) is "
 		    "not supported by the gate");

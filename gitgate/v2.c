@@ -46,7 +46,6 @@ gg_v2_caps(struct evbuffer *out)
 	(void)gg_pktline_printf(out, "version 2\n");
 	(void)gg_pktline_printf(out, "agent=bb-sidecar/%s\n", gg_agent());
 	(void)gg_pktline_printf(out, "ls-refs\n");
-	/* deepen-since/-not are refused per request (§6.6 is a should). */
 	(void)gg_pktline_printf(out, "fetch=shallow\n");
 	(void)gg_pktline_printf(out, "object-format=sha1\n");
 	(void)gg_pktline_flush(out);
@@ -278,13 +277,9 @@ gg_v2_fetch_arg(struct gg_upload *u, struct gg_pkt *pkt)
 		n->caps |= GG_CAP_INCLUDE_TAG;
 		return (0);
 	}
-	if (strcmp(d, "deepen-relative") == 0 ||
-	    strncmp(d, "deepen-since ", 13) == 0 ||
-	    strncmp(d, "deepen-not ", 11) == 0) {
-		gg_sess_fail(s, 400, "bb-sidecar: deepen-since, deepen-not "
-		    "and deepen-relative are not supported by the gate; use "
-		    "--depth");
-		return (-1);
+	if (strcmp(d, "deepen-relative") == 0) {
+		n->relative = 1;
+		return (0);
 	}
 	if (strncmp(d, "filter ", 7) == 0) {
 		gg_sess_fail(s, 400, "bb-sidecar: partial clone (filter) is "
@@ -311,6 +306,13 @@ gg_v2_fetch_arg(struct gg_upload *u, struct gg_pkt *pkt)
 	case GG_WIRE_DEEPEN:
 		n->depth = (int)wl.depth;
 		return (0);
+	case GG_WIRE_DEEPEN_SINCE:
+		n->since = wl.since;
+		return (0);
+	case GG_WIRE_DEEPEN_NOT:
+		if (n->nots.n >= GG_MAX_WANTS)
+			goto toomany;
+		return (gg_strvec_push(&n->nots, wl.arg, pkt->len - 11));
 	case GG_WIRE_DONE:
 		n->done = 1;
 		return (0);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bounds.h"
 #include "gitgate/negotiate.h"
 #include "gitgate/pktline.h"
 #include "gitgate/wire.h"
@@ -95,12 +96,25 @@ gg_wire_upload(const char *buf, size_t len, struct gg_wire_line *out,
 		out->depth = d;
 		return (0);
 	}
-	if (len >= 13 && memcmp(buf, "deepen-since ", 13) == 0) {
+	if (len > 13 && memcmp(buf, "deepen-since ", 13) == 0) {
 		out->kind = GG_WIRE_DEEPEN_SINCE;
+		errno = 0;
+		out->since = strtoll(buf + 13, &end, 10);
+		if (end != buf + len || errno != 0 || out->since <= 0 ||
+		    buf[13] == '+' || buf[13] == ' ') {
+			*why = "bad deepen-since line";
+			return (-1);
+		}
 		return (0);
 	}
-	if (len >= 11 && memcmp(buf, "deepen-not ", 11) == 0) {
+	if (len > 11 && memcmp(buf, "deepen-not ", 11) == 0) {
 		out->kind = GG_WIRE_DEEPEN_NOT;
+		out->arg = buf + 11;
+		if (len - 11 > GG_MAX_REF_BYTES ||
+		    memchr(out->arg, '\0', len - 11) != NULL) {
+			*why = "bad deepen-not line";
+			return (-1);
+		}
 		return (0);
 	}
 	if (len >= 7 && memcmp(buf, "filter ", 7) == 0) {

@@ -37,6 +37,8 @@ struct gg_wire_line {
 	enum gg_wire_kind kind;
 	unsigned char	 oid[20];
 	long		 depth;
+	long long	 since;		/* deepen-since: seconds */
+	const char	*arg;		/* deepen-not: the ref (to the end) */
 	const char	*caps;		/* want: after the oid, or "" */
 };
 

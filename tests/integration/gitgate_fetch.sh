@@ -100,6 +100,27 @@ for front in git http; do
 	    "3: $front: --unshallow gives full history"
 	git -C "$d" fsck --no-dangling >/dev/null 2>&1
 	ok $? "3: $front: git fsck passes"
+	# The shoulds: --deepen, --shallow-since, --shallow-exclude.
+	for pv in 2 0; do
+		d=$BB_T/deepen-$front-$pv
+		G -c protocol.version=$pv clone -q --depth 2 "$url" "$d" 2>/dev/null
+		G -C "$d" -c protocol.version=$pv fetch -q --deepen 2 2>/dev/null
+		is "$(git -C "$d" rev-list --count HEAD 2>/dev/null)" 4 \
+		    "3: $front/$pv: --deepen 2 after --depth 2 gives 4"
+		t=$(git -C "$UP/up.git" log -1 --format=%ct trunk~3)
+		d=$BB_T/since-$front-$pv
+		G -c protocol.version=$pv clone -q --shallow-since="$t" "$url" "$d" 2>/dev/null
+		is "$(git -C "$d" rev-list --count HEAD 2>/dev/null)" \
+		    "$(git -C "$UP/up.git" rev-list --count --since="$t" trunk)" \
+		    "3: $front/$pv: --shallow-since"
+		d=$BB_T/excl-$front-$pv
+		G -c protocol.version=$pv clone -q --shallow-exclude=v1 "$url" "$d" 2>/dev/null
+		is "$(git -C "$d" rev-list --count HEAD 2>/dev/null)" \
+		    "$(git -C "$UP/up.git" rev-list --count trunk ^v1)" \
+		    "3: $front/$pv: --shallow-exclude"
+		git -C "$d" fsck --no-dangling >/dev/null 2>&1
+		ok $? "3: $front/$pv: ...and fsck passes"
+	done
 done
 
 # ---- 4: refresh ----------------------------------------------------------
