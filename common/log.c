@@ -15,6 +15,7 @@
 
 #include "common/bounds.h"
 #include "common/log.h"
+#include "common/util.h"
 
 static atomic_int cm_log_threshold = CM_LOG_INFO;
 
@@ -142,38 +143,6 @@ cm_log(enum cm_log_level level, const char *svc, const char *event,
 	errno = saved;
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */
-static size_t
-cm_log_utf8_seq(const unsigned char *p, size_t left)
-{
-	size_t	 n, i;
-	unsigned int cp;
-
-	if (p[0] < 0x80)
-		return (1);
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		n = 2;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4;
-		cp = p[0] & 0x07;
-	} else
-		return (0);
-	if (left < n)
-		return (0);
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return (0);
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return (0);
-	return (n);
-}
 
 json_t *
 cm_log_peer(const char *s, size_t len)
@@ -185,7 +154,7 @@ cm_log_peer(const char *s, size_t len)
 	if (s == NULL)
 		return (json_null());
 	while (i < len && i < CM_LOG_PEER_BYTES) {
-		n = cm_log_utf8_seq(p + i, len - i);
+		n = cm_utf8_seq(p + i, len - i);
 		if (n == 0 || (n == 1 && (p[i] < 0x20 || p[i] == 0x7f))) {
 			/* Control or invalid byte: U+FFFD, never raw. */
 			memcpy(out + o, "\xef\xbf\xbd", 3);

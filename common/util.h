@@ -7,6 +7,8 @@
 
 /* BSD strlcpy: always terminates; returns strlen(src). */
 size_t		 cm_strlcpy(char *dst, const char *src, size_t size);
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */
+size_t		 cm_utf8_seq(const unsigned char *p, size_t left);
 /* Milliseconds on the monotonic clock. */
 uint64_t	 cm_now_ms(void);
 /* Writes all of buf to fd (retrying EINTR); 0 or -1. */

@@ -64,7 +64,6 @@ static void	 bbt_conn_refuse(struct bbt_conn *c, int status,
 static void	 bbt_conn_req_clear(struct bbt_conn *c);
 static void	 bbt_conn_linger(struct bbt_conn *c);
 static void	 bbt_conn_idle_arm(struct bbt_conn *c, int ms);
-static size_t	 bbt_conn_utf8_seq(const unsigned char *p, size_t left);
 
 /* The one place the state changes: a breakpoint here sees them all. */
 void
@@ -412,38 +411,6 @@ bbt_conn_eof(struct bbt_conn *c)
 	}
 }
 
-/* Bytes the peer sent may not be UTF-8; JSON must be. */
-static size_t
-bbt_conn_utf8_seq(const unsigned char *p, size_t left)
-{
-	size_t		 n, i;
-	unsigned int	 cp;
-
-	if (p[0] < 0x80)
-		return (1);
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		n = 2;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4;
-		cp = p[0] & 0x07;
-	} else
-		return (0);
-	if (left < n)
-		return (0);
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return (0);
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return (0);
-	return (n);
-}
 
 /*
  * The bytes as a JSON string, uncapped, each invalid UTF-8 byte replaced
@@ -461,7 +428,7 @@ bbt_conn_text(const void *s, size_t len)
 	if ((out = malloc(len * 3 + 1)) == NULL)
 		return (NULL);
 	while (i < len) {
-		if ((n = bbt_conn_utf8_seq(p + i, len - i)) == 0) {
+		if ((n = cm_utf8_seq(p + i, len - i)) == 0) {
 			memcpy(out + o, "\xef\xbf\xbd", 3);
 			o += 3;
 			i++;
