@@ -198,6 +198,7 @@ sv_op_merge(const char *config_dir, const json_t *route, int replace,
 	}
 	*after = json_deep_copy(cur);
 	if (dry_run || strcmp(*change, "unchanged") == 0) {
+		*code = 0;
 		rc = 0;
 		goto out;
 	}

@@ -8,7 +8,7 @@
 
 BBT_ORIGIN=${BBT_ORIGIN:-$BB_BUILDDIR/tests/bbt-origin}
 [ -x "$BBT_ORIGIN" ] || skip_all "bbt-origin not built"
-plan 52
+plan 54
 
 bb_ca_init
 "$BBT_ORIGIN" --make-ca "$BB_T/origin" >/dev/null || skip_all "origin CA"
@@ -117,6 +117,19 @@ is "$(jq -r 'has("applied")' "$STATE/supervise/archive/$ID.response.json")" fals
 is "$(jq -r .structuredContent.applied "$BB_T/r186")" false "18.6: the agent's result has applied: false"
 like "$(jq -r .structuredContent.message "$BB_T/r186")" 'the operator will put the change in place' \
     "18.6: ... and says the operator will put it in place"
+
+# The route got there another way while the proposal waited (the operator
+# edited routes.yaml): approve reports "unchanged" and still exits 0.
+(SV_ID=187 sv_tool "$S" egress-block '{"host":"fourth.test","justification":"fourth"}'
+    printf '%s' "$SV_RESULT" >"$BB_T/r187") &
+p187=$!
+SV_WAIT_S=3 sv_wait test -n "$(sv_pending)"
+ID=$(sv_pending | head -1)
+printf '  - host: fourth.test\n' >>"$CONF/routes.yaml"
+out=$(sv_op --config-dir "$CONF" approve "$ID" 2>/dev/null)
+is $? 0 "18.7: approve of a route already in routes.yaml exits 0"
+like "$out" '\(routes.yaml: unchanged\)$' "18.7: ... and reports unchanged"
+wait "$p187"
 
 # ---- 19: modify --------------------------------------------------------------------------
 (SV_ID=19 sv_tool "$S" egress-block '{"host":"example.test","matches":[{"paths":[{"type":"exact","value":"/c"}]}],"justification":"c"}'
