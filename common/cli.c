@@ -311,6 +311,10 @@ cm_cli_check_config(int argc, char **argv, const struct cm_cli_builtins *b)
 		    res.nerrors == 1 ? "" : "s");
 		return (1);
 	}
+	for (rc = 0; rc < CM_SVC_COUNT; rc++)
+		if (o.svcs[rc] != NULL && o.svcs[rc]->check_report != NULL &&
+		    snap->svc[rc] != NULL)
+			o.svcs[rc]->check_report(snap->svc[rc], stdout);
 	cm_snap_unref(snap);
 	printf("%s: ok\n", o.config_dir);
 	return (0);

@@ -1,9 +1,13 @@
 /*
- * Per-worker metric slots.  The registry is written only at startup,
- * before any worker runs, and read-only after; the slots are atomics.
+ * Per-worker metric slots.  The registry is mostly written at startup;
+ * plain series may also be added later (labelled by a config value such
+ * as gitgate's repo) under a lock, each one published by the count once
+ * its definition is complete.  Definitions never move or change after
+ * that, and the slots are atomics.
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +32,9 @@ struct cm_metric_def {
 };
 
 static struct cm_metric_def	 cm_metric_defs[CM_MAX_METRICS];
-static int			 cm_metric_count;
+/* Defs below it are complete (release on register, acquire to read). */
+static _Atomic int		 cm_metric_count;
+static pthread_mutex_t		 cm_metric_lock = PTHREAD_MUTEX_INITIALIZER;
 /* (nworkers + 1) rows of CM_MAX_METRICS; the last row is global. */
 static _Atomic int64_t		*cm_metric_slots;
 static int			 cm_metric_rows;
@@ -47,22 +53,41 @@ int
 cm_metric_register(const char *family, const char *labels,
     enum cm_metric_type type, const char *help)
 {
-	int	 i;
+	struct cm_metric_def	*d;
+	int			 i, n;
 
+	pthread_mutex_lock(&cm_metric_lock);
+	n = atomic_load_explicit(&cm_metric_count, memory_order_relaxed);
 	/* A series registered twice (a reload, a second listener) is one. */
-	for (i = 0; i < cm_metric_count; i++)
+	for (i = 0; i < n; i++)
 		if (strcmp(cm_metric_defs[i].family, family) == 0 &&
-		    strcmp(cm_metric_defs[i].labels, labels) == 0)
+		    strcmp(cm_metric_defs[i].labels, labels) == 0) {
+			pthread_mutex_unlock(&cm_metric_lock);
 			return (i);
-	if (cm_metric_count == CM_MAX_METRICS)
+		}
+	if (n == CM_MAX_METRICS) {
+		pthread_mutex_unlock(&cm_metric_lock);
 		return (-1);
-	cm_metric_defs[cm_metric_count].family = family;
-	cm_metric_defs[cm_metric_count].labels = strdup(labels);
-	cm_metric_defs[cm_metric_count].help = help;
-	cm_metric_defs[cm_metric_count].type = type;
-	if (cm_metric_defs[cm_metric_count].labels == NULL)
+	}
+	d = &cm_metric_defs[n];
+	d->family = family;
+	d->labels = strdup(labels);
+	d->help = help;
+	d->type = type;
+	if (d->labels == NULL) {
+		pthread_mutex_unlock(&cm_metric_lock);
 		return (-1);
-	return (cm_metric_count++);
+	}
+	atomic_store_explicit(&cm_metric_count, n + 1, memory_order_release);
+	pthread_mutex_unlock(&cm_metric_lock);
+	return (n);
+}
+
+/* Series published so far (the writer side holds no lock to read). */
+static int
+cm_metric_published(void)
+{
+	return (atomic_load_explicit(&cm_metric_count, memory_order_acquire));
 }
 
 int
@@ -102,10 +127,10 @@ cm_metric_observe_ms(struct cm_worker *w, int slot, int64_t ms)
 {
 	int	 i, n;
 
-	if (slot < 0 || slot >= cm_metric_count)
+	if (slot < 0 || slot >= cm_metric_published())
 		return;
 	n = cm_metric_defs[slot].nparts;
-	for (i = slot; i < slot + n && i < cm_metric_count; i++) {
+	for (i = slot; i < slot + n && i < cm_metric_published(); i++) {
 		const struct cm_metric_def *d = &cm_metric_defs[i];
 
 		if (d->part == CM_MP_BUCKET && (d->le_ms < 0 || ms <= d->le_ms))
@@ -180,22 +205,23 @@ cm_metrics_write(struct evbuffer *out)
 	static const char *const type_names[] = { "counter", "gauge",
 	    "histogram" };
 	char	*done;
-	int	 i, j;
+	int	 i, j, count;
 
 	for (i = 0; i < (int)cm_metric_nhooks; i++)
 		cm_metric_hooks[i]();
 
-	if ((done = calloc((size_t)cm_metric_count + 1, 1)) == NULL)
+	count = cm_metric_published();
+	if ((done = calloc((size_t)count + 1, 1)) == NULL)
 		return;
 	/* Families are printed whole, in first-registration order. */
-	for (i = 0; i < cm_metric_count; i++) {
+	for (i = 0; i < count; i++) {
 		if (done[i])
 			continue;
 		evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n",
 		    cm_metric_defs[i].family, cm_metric_defs[i].help,
 		    cm_metric_defs[i].family,
 		    type_names[cm_metric_defs[i].type]);
-		for (j = i; j < cm_metric_count; j++) {
+		for (j = i; j < count; j++) {
 			if (done[j] || strcmp(cm_metric_defs[j].family,
 			    cm_metric_defs[i].family) != 0)
 				continue;

@@ -17,10 +17,12 @@ enum cm_metric_type { CM_METRIC_COUNTER, CM_METRIC_GAUGE,
 #define CM_MAX_METRICS		2048
 
 /*
- * Registers one series before workers start (startup only): family,
- * its labels already formatted ("service=\"egress\"" or ""), help text.
- * Returns the slot, or -1 when full.  Series of a family share help
- * and type.
+ * Registers one series: family, its labels already formatted
+ * ("service=\"egress\"" or ""), help text (family and help are kept
+ * by pointer: static strings).  Returns the slot, or -1 when full.
+ * Series of a family share help and type.  Usually at startup; also
+ * safe later from any thread, for series labelled by a bounded config
+ * value (gitgate's repo names), registered when first used.
  */
 int	 cm_metric_register(const char *family, const char *labels,
 	    enum cm_metric_type type, const char *help);

@@ -8,6 +8,7 @@
 #define CM_SERVICE_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include "common/settings.h"
@@ -83,6 +84,11 @@ struct cm_service {
 	 * cm_snap_routes() without including egress.  May be NULL.
 	 */
 	const struct cm_routes *(*routes)(const void *cfg);
+	/*
+	 * check-config: prints the service's parsed config (cfg is
+	 * snap->svc[id]) to fp after a successful load.  May be NULL.
+	 */
+	void		 (*check_report)(const void *cfg, FILE *fp);
 };
 
 #endif /* CM_SERVICE_H */

@@ -43,6 +43,7 @@ gg_conf_repo_free(struct gg_repo *r)
 	free(r->path);
 	free(r->shown);
 	free(r->key_path);
+	free(r->key_rel);
 	for (i = 0; i < r->nkeys; i++)
 		free(r->keys[i].blob);
 }
@@ -342,7 +343,8 @@ gg_conf_key(struct cm_cfg_ctx *cx, const struct cm_ynode *n, const char *kp,
 		return (-1);
 	}
 	r->key_path = strdup(path);
-	return (r->key_path == NULL ? -1 : 0);
+	r->key_rel = strdup(s);
+	return (r->key_path == NULL || r->key_rel == NULL ? -1 : 0);
 }
 
 static int
@@ -539,6 +541,57 @@ out:
 		return (NULL);
 	}
 	return (cfg);
+}
+
+/* A YAML double-quoted scalar (JSON's escapes are YAML's). */
+static void
+gg_conf_report_str(FILE *fp, const char *indent, const char *key,
+    const char *v)
+{
+	json_t	*j = v != NULL ? json_string(v) : NULL;
+	char	*q = j != NULL ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+
+	fprintf(fp, "%s%s: %s\n", indent, key, q != NULL ? q : "null");
+	free(q);
+	json_decref(j);
+}
+
+void
+gg_conf_report(const void *arg, FILE *fp)
+{
+	const struct gg_cfg	*cfg = arg;
+	const struct gg_repo	*r;
+	char			 fp256[128];
+	size_t			 i, k;
+
+	fprintf(fp, "gitgate.yaml:\n");
+	if (cfg->user_name == NULL && cfg->user_email == NULL)
+		fprintf(fp, "  user: null\n");
+	else {
+		fprintf(fp, "  user:\n");
+		gg_conf_report_str(fp, "    ", "name", cfg->user_name);
+		gg_conf_report_str(fp, "    ", "email", cfg->user_email);
+	}
+	fprintf(fp, "  repos:%s\n", cfg->nrepos == 0 ? " {}" : "");
+	for (i = 0; i < cfg->nrepos; i++) {
+		r = &cfg->repos[i];
+		fprintf(fp, "    %s:\n", r->name);
+		gg_conf_report_str(fp, "      ", "url", r->url);
+		gg_conf_report_str(fp, "      ", "key", r->key_rel);
+		fprintf(fp, "      host_key:\n");
+		for (k = 0; k < r->nkeys; k++) {
+			gg_hostkey_fingerprint(r->keys[k].blob, r->keys[k].len,
+			    fp256, sizeof(fp256));
+			fprintf(fp, "        - \"%s %s\"\n", r->keys[k].type,
+			    fp256);
+		}
+		fprintf(fp, "      allow_force_push: %s\n",
+		    r->allow_force_push ? "true" : "false");
+		fprintf(fp, "      allow_delete: %s\n", r->allow_delete ?
+		    "true" : "false");
+		fprintf(fp, "      fetch_refresh: %s\n", r->fetch_refresh ?
+		    "true" : "false");
+	}
 }
 
 char *

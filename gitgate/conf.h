@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "common/bounds.h"
@@ -32,6 +33,7 @@ struct gg_repo {
 	char		*path;		/* "/abs/up.git" */
 	char		*shown;		/* ssh://USER@HOST:PORT/PATH */
 	char		*key_path;	/* resolved inside CONFIG_DIR */
+	char		*key_rel;	/* as configured (check-config) */
 	struct gg_hostkey keys[GG_MAX_HOST_KEYS];
 	size_t		 nkeys;
 	int		 allow_force_push;
@@ -62,6 +64,12 @@ void			 gg_conf_free(struct gg_cfg *cfg);
 /* The declared repo called name (exact, case-sensitive), or NULL. */
 const struct gg_repo	*gg_conf_repo(const struct gg_cfg *cfg,
 			    const char *name);
+/*
+ * check-config (§3.1): the parsed file as YAML on fp, user included;
+ * key files by their configured path, never their contents, host keys
+ * by type and SHA256 fingerprint.  cfg is a struct gg_cfg.
+ */
+void			 gg_conf_report(const void *cfg, FILE *fp);
 /*
  * The known_hosts text that steers libgit2's host-key algorithm choice
  * (§5.2): every pinned key in config order.  malloc'd; NULL if none.

@@ -27,6 +27,7 @@
 #include "common/worker.h"
 #include "gitgate/conn.h"
 #include "gitgate/gg.h"
+#include "gitgate/pktline.h"
 #include "gitgate/sess.h"
 
 static void	gg_conn_read_cb(struct bufferevent *, void *);
@@ -35,6 +36,8 @@ static void	gg_conn_event_cb(struct bufferevent *, short, void *);
 
 /* A closing connection waits this long for its last bytes to go out. */
 #define GG_FLUSH_MAX_MS		5000
+/* ...and a lingering one this long for the client's EOF after them. */
+#define GG_LINGER_MAX_MS	2000
 
 static void
 gg_conn_reap_cb(evutil_socket_t fd, short what, void *arg)
@@ -178,13 +181,23 @@ void
 gg_conn_sent(struct gg_conn *c, size_t n)
 {
 	c->bytes_out += n;
-	cm_metric_add(c->gw->w, gg_m.bytes_out, (int64_t)n);
+	/* Per repo: bytes of a refusal before any repo is known are not. */
+	if (c->sess != NULL)
+		cm_metric_add(c->gw->w, c->sess->m_bytes[1], (int64_t)n);
 }
 
 static void
 gg_conn_flush_or_close(struct gg_conn *c)
 {
-	if (gg_conn_pending(c) == 0) {
+	if (gg_conn_pending(c) == 0 && c->linger == 1) {
+		/* Half-close; the client's EOF (or the deadline) ends it. */
+		c->linger = 2;
+		(void)shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+		c->flush_deadline_ms = cm_now_ms() + GG_LINGER_MAX_MS;
+		bufferevent_enable(c->bev, EV_READ);
+		return;
+	}
+	if (gg_conn_pending(c) == 0 && c->linger == 0) {
 		gg_conn_close(c, "done");
 		return;
 	}
@@ -200,6 +213,15 @@ gg_conn_finish(struct gg_conn *c)
 	bufferevent_disable(c->bev, EV_READ);
 	c->state = GG_CONN_FLUSH;
 	gg_conn_flush_or_close(c);
+}
+
+void
+gg_conn_finish_linger(struct gg_conn *c)
+{
+	if (c->dead)
+		return;
+	c->linger = 1;
+	gg_conn_finish(c);
 }
 
 /* Output left the buffer: the client reads, the stall clock restarts. */
@@ -252,6 +274,11 @@ gg_conn_read_cb(struct bufferevent *bev, void *arg)
 		return;
 	if (n > 0)
 		c->last_in_ms = cm_now_ms();
+	if (c->state == GG_CONN_FLUSH) {
+		/* Lingering: what the client still sends is dropped. */
+		(void)evbuffer_drain(bufferevent_get_input(bev), n);
+		return;
+	}
 	if (c->front == GG_FRONT_GIT)
 		gg_git_read(c);
 	else
@@ -380,6 +407,8 @@ gg_conn_accept(struct cm_worker *w, int fd, const struct sockaddr *sa,
 		gg_http_start(c);
 }
 
+static void	gg_conn_refuse_draining(struct gg_conn *);
+
 void
 gg_conn_drain_worker(struct gg_worker *gw)
 {
@@ -387,11 +416,33 @@ gg_conn_drain_worker(struct gg_worker *gw)
 
 	for (c = TAILQ_FIRST(&gw->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		/* Between requests: nothing in flight to finish. */
-		if (c->sess == NULL && c->state == GG_CONN_REQUEST &&
-		    evbuffer_get_length(gg_conn_input(c)) == 0)
+		if (c->sess != NULL || c->state != GG_CONN_REQUEST)
+			continue;
+		/*
+		 * git://: no request line yet (or part of one).  Answer now
+		 * rather than close in silence; the client reads the ERR
+		 * after it sent its request.
+		 */
+		if (c->front == GG_FRONT_GIT) {
+			gg_conn_refuse_draining(c);
+			continue;
+		}
+		/* HTTP between requests: nothing in flight to finish. */
+		if (evbuffer_get_length(gg_conn_input(c)) == 0 &&
+		    !gg_http_head_begun(c))
 			gg_conn_close(c, "draining");
 	}
+}
+
+static void
+gg_conn_refuse_draining(struct gg_conn *c)
+{
+	cm_log(CM_LOG_INFO, "gitgate", "refused", c->id, json_pack("{s:s,"
+	    "s:s,s:s}", "client", c->client, "front", "git", "reason",
+	    "draining"));
+	cm_metric_add(c->gw->w, gg_m.refusals, 1);
+	(void)gg_pktline_printf(gg_conn_output(c), "ERR %s\n", GG_DRAIN_MSG);
+	gg_conn_finish_linger(c);
 }
 
 void

@@ -22,6 +22,9 @@ struct gg_http;
 struct gg_sess;
 struct gg_worker;
 
+/* What a new request gets once the drain began (§2.3: 503 draining). */
+#define GG_DRAIN_MSG		"bb-sidecar: gate shutting down, retry"
+
 enum gg_front {
 	GG_FRONT_GIT,
 	GG_FRONT_HTTP,
@@ -58,6 +61,7 @@ struct gg_conn {
 	struct gg_sess		*sess;		/* owned */
 	struct gg_http		*http;		/* owned: HTTP front state */
 	int			 over_ok;	/* for the done event */
+	int			 linger;	/* FLUSH: then half-close, read */
 };
 
 /* Accept functions of the two listeners (the service's accept). */
@@ -67,6 +71,12 @@ void		 gg_conn_accept(struct cm_worker *w, int fd,
 void		 gg_conn_close(struct gg_conn *c, const char *why);
 /* Queued output is written, then the connection closes. */
 void		 gg_conn_finish(struct gg_conn *c);
+/*
+ * As gg_conn_finish(), but after the output the write side is shut down
+ * and client bytes are read and dropped until EOF (at most 2 s), so an
+ * answer sent before the client's request is not lost to a reset.
+ */
+void		 gg_conn_finish_linger(struct gg_conn *c);
 void		 gg_conn_hold(struct gg_conn *c);
 /* Drops a reference; 1 if c is dead (the caller must not use it). */
 int		 gg_conn_release(struct gg_conn *c);
@@ -107,6 +117,8 @@ void		 gg_conn_over(struct gg_conn *c, int ok);
 void		 gg_http_sess_done(struct gg_conn *c, int ok);
 /* HTTP: wraps the session's staged output into the response. */
 int		 gg_http_send(struct gg_conn *c, struct evbuffer *data);
+/* HTTP: 1 while a request head is partly read. */
+int		 gg_http_head_begun(struct gg_conn *c);
 /* HTTP: 1 once the response head went out. */
 int		 gg_http_started(struct gg_conn *c);
 /* HTTP: an error response before the head went out. */

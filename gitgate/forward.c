@@ -19,8 +19,10 @@
 #include <event2/buffer.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 #include "gitgate/conf.h"
+#include "gitgate/gg.h"
 #include "gitgate/mirror.h"
 #include "gitgate/push.h"
 #include "gitgate/upstream.h"
@@ -61,6 +63,18 @@ gg_fwd_negotiation_cb(const git_push_update **updates, size_t len,
 		git_error_set_str(GIT_ERROR_NET, "lease: upstream ref changed");
 		return (-1);
 	}
+	return (0);
+}
+
+/* libgit2's pack upload: progress for the watchdog, bytes for §14. */
+static int
+gg_fwd_transfer_cb(unsigned int current, unsigned int total, size_t bytes,
+    void *payload)
+{
+	struct gg_up	*u = payload;
+
+	gg_up_progress(u);
+	((struct gg_push *)gg_up_user(u))->up_bytes = bytes;
 	return (0);
 }
 
@@ -168,6 +182,7 @@ gg_fwd_once(struct gg_push *p, git_repository *q)
 	co.callbacks.push_negotiation = gg_fwd_negotiation_cb;
 	co.callbacks.push_update_reference = gg_fwd_update_cb;
 	co.callbacks.sideband_progress = gg_fwd_sideband_cb;
+	co.callbacks.push_transfer_progress = gg_fwd_transfer_cb;
 	po.callbacks = co.callbacks;
 	po.pb_parallelism = 1;
 	gg_up_begin(p->up);
@@ -184,6 +199,10 @@ gg_fwd_once(struct gg_push *p, git_repository *q)
 		git_remote_free(remote);
 	}
 	gg_up_end(p->up);
+	cm_metric_add(NULL, gg_metric_repo(GG_MF_BYTES, p->repo->name,
+	    "dir=\"%s\"", gg_mdir_names[GG_MD_UPSTREAM_OUT]),
+	    (int64_t)p->up_bytes);
+	p->up_bytes = 0;
 	if (p->sideband_len > 0) {
 		gg_fwd_line(p, p->sideband_part, p->sideband_len);
 		p->sideband_len = 0;

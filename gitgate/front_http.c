@@ -92,6 +92,12 @@ gg_http_start(struct gg_conn *c)
 }
 
 int
+gg_http_head_begun(struct gg_conn *c)
+{
+	return (c->http != NULL && c->http->head_clock);
+}
+
+int
 gg_http_started(struct gg_conn *c)
 {
 	return (c->http != NULL && c->http->started);
@@ -371,6 +377,12 @@ gg_http_dispatch(struct gg_conn *c)
 	h->keep = cm_http_msg_keep_alive(m);
 	h->body_done = fr == CM_HTTP_FRAMING_NONE ||
 	    (fr == CM_HTTP_FRAMING_LENGTH && len == 0);
+	if (cm_worker_draining(c->gw->w)) {
+		/* A request that began before SIGTERM finished after it. */
+		h->keep = 0;
+		gg_http_refuse(c, 503, "draining", GG_DRAIN_MSG);
+		return;
+	}
 	gg_route_http(cm_http_msg_method_name(m), cm_http_msg_target(m), &rt);
 	switch (rt.kind) {
 	case GG_HR_DUMB:

@@ -29,22 +29,11 @@ struct gg_worker {
 struct gg_metrics {
 	int	 conns_git;
 	int	 conns_http;
-	int	 fetch_ok;
-	int	 fetch_failed;
-	int	 fetch_fast;
-	int	 push_accepted;
-	int	 push_rejected;
-	int	 push_partial;
-	int	 refresh_ok;
-	int	 refresh_failed;
-	int	 refresh_shared;
 	int	 scan_bytes;
 	int	 scan_skip_binary;
 	int	 scan_skip_size;
 	int	 findings;
 	int	 findings_suppressed;
-	int	 bytes_in;
-	int	 bytes_out;
 	int	 approvals[5];		/* approved rejected timeout
 					   unavailable withdrawn */
 	int	 held;
@@ -64,5 +53,35 @@ void			 gg_push_slot_put(void);
 
 /* gmetrics.c */
 void			 gg_metrics_init(void);
+/* Registers a declared repo's series (start and each reload). */
+void			 gg_metrics_repo_init(const char *repo);
+
+/* The families labelled by repo (§14), first label repo="NAME". */
+enum gg_mfamily {
+	GG_MF_FETCHES,		/* result, path="fast|packbuilder" */
+	GG_MF_PUSHES,		/* result, reason */
+	GG_MF_REFRESH,		/* result="ok|failed" */
+	GG_MF_REFRESH_SHARED,
+	GG_MF_BYTES,		/* dir */
+};
+
+/* bytes_total's dir label, in this order (gg_sess caches the slots). */
+enum gg_mdir {
+	GG_MD_CLIENT_IN,
+	GG_MD_CLIENT_OUT,
+	GG_MD_UPSTREAM_IN,
+	GG_MD_UPSTREAM_OUT,
+	GG_MD_COUNT
+};
+extern const char *const gg_mdir_names[GG_MD_COUNT];
+
+/*
+ * The slot of family f for repo with the further labels fmt (already
+ * formatted as k="v",... or NULL), registered on first use from any
+ * thread; -1 when the registry is full (cm_metric_add ignores -1).
+ */
+int			 gg_metric_repo(enum gg_mfamily f, const char *repo,
+			    const char *fmt, ...)
+			    __attribute__((format(printf, 3, 4)));
 
 #endif /* GG_GG_H */

@@ -1,27 +1,88 @@
 /*
  * gitgate's metrics (spec/gitgate.md §14).  Labels take bounded values
- * only; per-repo labels would need registering at every reload, so the
- * series are process-wide (the logs carry the repo).
+ * only: the families labelled by repo are registered per declared repo
+ * when first used (a repo added by a reload gets its series then), the
+ * others once at start.
  */
 #include "config.h"
 
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "common/metrics.h"
 #include "gitgate/gg.h"
 
 struct gg_metrics	 gg_m;
 
+static const struct {
+	const char	*family;
+	const char	*help;
+} gg_repo_families[] = {
+	[GG_MF_FETCHES] = { "bb_gitgate_fetches_total",
+	    "Fetches served, by repo, result and path." },
+	[GG_MF_PUSHES] = { "bb_gitgate_pushes_total",
+	    "Pushes by repo, result and reason." },
+	[GG_MF_REFRESH] = { "bb_gitgate_refresh_total",
+	    "Mirror refreshes by repo and result." },
+	[GG_MF_REFRESH_SHARED] = { "bb_gitgate_refresh_shared_total",
+	    "Requests that took a refresh already running, by repo." },
+	[GG_MF_BYTES] = { "bb_gitgate_bytes_total",
+	    "Bytes through the gate, by repo and direction." },
+};
+
+const char *const gg_mdir_names[GG_MD_COUNT] = { "client_in", "client_out",
+    "upstream_in", "upstream_out" };
+
+/* Every series of a repo that has no free label value, at zero. */
+void
+gg_metrics_repo_init(const char *repo)
+{
+	static const char *const res[] = { "ok", "failed" };
+	static const char *const paths[] = { "fast", "packbuilder" };
+	size_t	 i, k;
+
+	for (i = 0; i < 2; i++) {
+		for (k = 0; k < 2; k++)
+			(void)gg_metric_repo(GG_MF_FETCHES, repo,
+			    "result=\"%s\",path=\"%s\"", res[i], paths[k]);
+		(void)gg_metric_repo(GG_MF_REFRESH, repo, "result=\"%s\"",
+		    res[i]);
+	}
+	(void)gg_metric_repo(GG_MF_REFRESH_SHARED, repo, NULL);
+	for (i = 0; i < GG_MD_COUNT; i++)
+		(void)gg_metric_repo(GG_MF_BYTES, repo, "dir=\"%s\"",
+		    gg_mdir_names[i]);
+}
+
+int
+gg_metric_repo(enum gg_mfamily f, const char *repo, const char *fmt, ...)
+{
+	char	 labels[256], rest[128];
+	va_list	 ap;
+	int	 n;
+
+	rest[0] = '\0';
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		(void)vsnprintf(rest, sizeof(rest), fmt, ap);
+		va_end(ap);
+	}
+	/* Repo names are declared and match [A-Za-z0-9._-]+: no escaping. */
+	n = snprintf(labels, sizeof(labels), "repo=\"%s\"%s%s", repo,
+	    rest[0] != '\0' ? "," : "", rest);
+	if (n < 0 || (size_t)n >= sizeof(labels))
+		return (-1);
+	return (cm_metric_register(gg_repo_families[f].family, labels,
+	    CM_METRIC_COUNTER, gg_repo_families[f].help));
+}
+
 void
 gg_metrics_init(void)
 {
 	static const char conn[] = "bb_gitgate_connections";
-	static const char fetch[] = "bb_gitgate_fetches_total";
-	static const char push[] = "bb_gitgate_pushes_total";
-	static const char refresh[] = "bb_gitgate_refresh_total";
 	static const char skip[] = "bb_gitgate_scan_skipped_total";
 	static const char find[] = "bb_gitgate_findings_total";
-	static const char bytes[] = "bb_gitgate_bytes_total";
 	static const char appr[] = "bb_gitgate_approvals_total";
 	static const char *const outcomes[] = { "outcome=\"approved\"",
 	    "outcome=\"rejected\"", "outcome=\"timeout\"",
@@ -32,25 +93,6 @@ gg_metrics_init(void)
 	    CM_METRIC_GAUGE, "Open gate connections by front.");
 	gg_m.conns_http = cm_metric_register(conn, "front=\"http\"",
 	    CM_METRIC_GAUGE, "Open gate connections by front.");
-	gg_m.fetch_ok = cm_metric_register(fetch, "result=\"ok\"",
-	    CM_METRIC_COUNTER, "Fetches served, by result.");
-	gg_m.fetch_failed = cm_metric_register(fetch, "result=\"failed\"",
-	    CM_METRIC_COUNTER, "Fetches served, by result.");
-	gg_m.fetch_fast = cm_metric_register("bb_gitgate_fetches_fast_total",
-	    "", CM_METRIC_COUNTER, "Fetches served from the stored pack.");
-	gg_m.push_accepted = cm_metric_register(push, "result=\"accepted\"",
-	    CM_METRIC_COUNTER, "Pushes by result.");
-	gg_m.push_rejected = cm_metric_register(push, "result=\"rejected\"",
-	    CM_METRIC_COUNTER, "Pushes by result.");
-	gg_m.push_partial = cm_metric_register(push, "result=\"partial\"",
-	    CM_METRIC_COUNTER, "Pushes by result.");
-	gg_m.refresh_ok = cm_metric_register(refresh, "result=\"ok\"",
-	    CM_METRIC_COUNTER, "Mirror refreshes by result.");
-	gg_m.refresh_failed = cm_metric_register(refresh, "result=\"failed\"",
-	    CM_METRIC_COUNTER, "Mirror refreshes by result.");
-	gg_m.refresh_shared = cm_metric_register(
-	    "bb_gitgate_refresh_shared_total", "", CM_METRIC_COUNTER,
-	    "Requests that took a refresh already running.");
 	gg_m.scan_bytes = cm_metric_register("bb_gitgate_scan_bytes_total", "",
 	    CM_METRIC_COUNTER, "Bytes the push scan read.");
 	gg_m.scan_skip_binary = cm_metric_register(skip, "reason=\"binary\"",
@@ -61,10 +103,6 @@ gg_metrics_init(void)
 	    CM_METRIC_COUNTER, "Push scan findings.");
 	gg_m.findings_suppressed = cm_metric_register(find,
 	    "suppressed=\"1\"", CM_METRIC_COUNTER, "Push scan findings.");
-	gg_m.bytes_in = cm_metric_register(bytes, "dir=\"client_in\"",
-	    CM_METRIC_COUNTER, "Bytes through the gate.");
-	gg_m.bytes_out = cm_metric_register(bytes, "dir=\"client_out\"",
-	    CM_METRIC_COUNTER, "Bytes through the gate.");
 	for (i = 0; i < 5; i++)
 		gg_m.approvals[i] = cm_metric_register(appr, outcomes[i],
 		    CM_METRIC_COUNTER, "Operator decisions on held pushes.");

@@ -24,6 +24,7 @@
 #include "common/settings.h"
 #include "common/snapshot.h"
 #include "common/util.h"
+#include "common/worker.h"
 #include "gitgate/conf.h"
 #include "gitgate/conn.h"
 #include "gitgate/gg.h"
@@ -33,6 +34,8 @@
 
 /* Envelope room a proposal file needs around its payload. */
 #define GG_HOLD_ENVELOPE_BYTES	4096
+/* The notes common/queue.c archives a hold with at shutdown. */
+#define GG_HOLD_STOP_NOTES	"sidecar stopping"
 
 enum {
 	GG_APPR_APPROVED,
@@ -97,6 +100,20 @@ gg_hold_outcome(struct gg_receive *r, int which, const char *token,
 	gg_receive_report(r);
 }
 
+/* An expiry or refusal that comes from the sidecar stopping. */
+static int
+gg_hold_stopping(struct cm_worker *w, const struct cm_queue_result *res)
+{
+	json_t	*jn;
+
+	if (cm_worker_draining(w))
+		return (1);
+	return (res->response != NULL &&
+	    (jn = json_object_get(res->response, "notes")) != NULL &&
+	    json_is_string(jn) &&
+	    strcmp(json_string_value(jn), GG_HOLD_STOP_NOTES) == 0);
+}
+
 static void
 gg_hold_decided_cb(struct cm_worker *w, const struct cm_queue_result *res,
     void *arg)
@@ -134,6 +151,12 @@ gg_hold_decided_cb(struct cm_worker *w, const struct cm_queue_result *res,
 		    "operator rejected the suppressed findings");
 		return;
 	case CM_QUEUE_EXPIRED:
+		/* The queue expires every hold when the sidecar stops (§11). */
+		if (gg_hold_stopping(w, res)) {
+			gg_hold_outcome(r, GG_APPR_UNAVAILABLE, "shutdown",
+			    "gate shutting down");
+			return;
+		}
 		gg_hold_outcome(r, GG_APPR_TIMEOUT, "approval_timeout",
 		    "operator approval timed out after %d s", r->hold_s);
 		return;
@@ -179,6 +202,11 @@ gg_hold_submitted_cb(struct cm_worker *w, const struct cm_queue_result *res,
 	}
 	if (res->outcome != CM_QUEUE_SUBMITTED || q == NULL) {
 		s->busy = 0;
+		if (cm_worker_draining(w)) {
+			gg_hold_outcome(r, GG_APPR_UNAVAILABLE, "shutdown",
+			    "gate shutting down");
+			return;
+		}
 		gg_hold_outcome(r, GG_APPR_UNAVAILABLE, "approval_unavailable",
 		    "operator approval unavailable: %s", res->reason != NULL ?
 		    res->reason : "the queue refused the proposal");

@@ -79,6 +79,24 @@ struct gg_neg {
 	int			 fast;
 	size_t			 pack_objects;
 	size_t			 ncommits;
+	/*
+	 * Progress of a pack build (§6.5), written by the job and read by
+	 * the worker's tick.  out_ready: n->out is complete (the final
+	 * ACK/NAK or v2 sections up to "packfile"), the job will not touch
+	 * it again, so the worker may send it and start the sideband.
+	 */
+	atomic_int		 out_ready;
+	atomic_int		 stage;		/* enum gg_pack_stage */
+	atomic_size_t		 done_n;
+	atomic_size_t		 total_n;
+};
+
+enum gg_pack_stage {
+	GG_PS_NONE,
+	GG_PS_SLOT,		/* waiting for a packbuilder slot */
+	GG_PS_COUNT,		/* done_n objects found */
+	GG_PS_DELTA,		/* done_n of total_n deltified */
+	GG_PS_WRITE,		/* done_n bytes written */
 };
 
 struct gg_neg	*gg_neg_new(const struct gg_cfg *cfg,

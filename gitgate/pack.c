@@ -380,7 +380,28 @@ gg_pack_write_cb(void *buf, size_t size, void *payload)
 
 	if (atomic_load(&p->n->cancel))
 		return (-1);
+	if (atomic_load(&p->n->stage) != GG_PS_WRITE) {
+		atomic_store(&p->n->done_n, 0);
+		atomic_store(&p->n->stage, GG_PS_WRITE);
+	}
+	atomic_fetch_add(&p->n->done_n, size);
 	return (cm_write_all(p->fd, buf, size) == 0 ? 0 : -1);
+}
+
+/* libgit2's packbuilder progress: counting, then deltas (§6.5). */
+static int
+gg_pack_progress_cb(int stage, uint32_t current, uint32_t total,
+    void *payload)
+{
+	struct gg_neg	*n = payload;
+
+	if (atomic_load(&n->cancel))
+		return (-1);
+	atomic_store(&n->done_n, current);
+	atomic_store(&n->total_n, total);
+	atomic_store(&n->stage, stage == GIT_PACKBUILDER_ADDING_OBJECTS ?
+	    GG_PS_COUNT : GG_PS_DELTA);
+	return (0);
 }
 
 int
@@ -392,8 +413,11 @@ gg_pack_build(struct gg_neg *n, git_repository *repo, const char *tmpdir)
 	size_t			 i, cnt;
 	int			 rc = -1;
 
+	/* What precedes the pack is final: the worker may send it now. */
+	atomic_store(&n->out_ready, 1);
 	if (gg_pack_fast(n, repo))
 		return (0);
+	atomic_store(&n->stage, GG_PS_SLOT);
 	if (gg_pack_slot_take(n->max_builds, n->queue_timeout_s) == -1) {
 		(void)snprintf(n->err, sizeof(n->err), "bb-sidecar: gate busy, "
 		    "retry");
@@ -409,6 +433,8 @@ gg_pack_build(struct gg_neg *n, git_repository *repo, const char *tmpdir)
 	if (git_packbuilder_new(&p.pb, repo) != 0)
 		goto fail;
 	git_packbuilder_set_threads(p.pb, 2);
+	atomic_store(&n->stage, GG_PS_COUNT);
+	(void)git_packbuilder_set_callbacks(p.pb, gg_pack_progress_cb, n);
 	if ((n->registered.n > 0 ? gg_pack_walk_shallow(&p) :
 	    gg_pack_walk(&p)) == -1)
 		goto fail;

@@ -90,6 +90,7 @@ struct gg_push {
 	size_t			 upstream_lines;
 	char			 sideband_part[512];
 	size_t			 sideband_len;
+	size_t			 up_bytes;	/* pack bytes sent upstream */
 	char			 up_err[GG_MSG_BYTES + 1];
 	int			 apply_failed;
 	char			 apply_err[256];

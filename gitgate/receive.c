@@ -536,7 +536,7 @@ gg_receive_pump(struct gg_receive *r)
 		n = GG_INTAKE_CHUNK_BYTES;
 	(void)evbuffer_remove_buffer(s->in, buf, n);
 	r->pack_bytes += n;
-	cm_metric_add(s->c->gw->w, gg_m.bytes_in, (int64_t)n);
+	cm_metric_add(s->c->gw->w, s->m_bytes[0], (int64_t)n);
 	if (gg_receive_job(r, GG_RJ_INTAKE, buf, s->in_eof &&
 	    evbuffer_get_length(s->in) == 0) == -1) {
 		evbuffer_free(buf);

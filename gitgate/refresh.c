@@ -175,7 +175,9 @@ gg_refresh_deliver_all(struct gg_rjob *j, size_t skip)
 			d->label = j->refs == NULL ? "failed" : i == 0 ? "ok" :
 			    "shared";
 			if (i > 0)
-				cm_metric_add(NULL, gg_m.refresh_shared, 1);
+				cm_metric_add(NULL, gg_metric_repo(
+				    GG_MF_REFRESH_SHARED, j->repo->name, NULL),
+				    1);
 			if (cm_worker_post(wt->w, gg_refresh_deliver_cb, d) ==
 			    -1) {
 				gg_refs_unref(d->refs);
@@ -228,8 +230,12 @@ gg_refresh_run(struct cm_job *job)
 		    "objects", (json_int_t)objects, "bytes", (json_int_t)bytes,
 		    "ms", (json_int_t)(cm_now_ms() - t0), "error", rc == 0 ?
 		    NULL : e, "waiters", (json_int_t)n));
-		cm_metric_add(NULL, rc == 0 ? gg_m.refresh_ok :
-		    gg_m.refresh_failed, 1);
+		cm_metric_add(NULL, gg_metric_repo(GG_MF_REFRESH,
+		    j->repo->name, "result=\"%s\"", rc == 0 ? "ok" :
+		    "failed"), 1);
+		cm_metric_add(NULL, gg_metric_repo(GG_MF_BYTES, j->repo->name,
+		    "dir=\"%s\"", gg_mdir_names[GG_MD_UPSTREAM_IN]),
+		    (int64_t)bytes);
 		j->objects = rc == 0 ? gg_mirror_npacks(repo) : 0;
 	} else if (rc == 0 && !j->repo->fetch_refresh)
 		cm_log(CM_LOG_DEBUG, "gitgate", "refresh", 0, json_pack(

@@ -227,8 +227,10 @@ gg_receive_report(struct gg_receive *r)
 	if (s->band)
 		(void)gg_pktline_flush(s->out);
 	gg_receive_log(r, r->decision);
-	cm_metric_add(s->c->gw->w, nng == 0 ? gg_m.push_accepted : nok == 0 ?
-	    gg_m.push_rejected : gg_m.push_partial, 1);
+	cm_metric_add(s->c->gw->w, gg_metric_repo(GG_MF_PUSHES, s->repo->name,
+	    "result=\"%s\",reason=\"%s\"", nng == 0 ? "accepted" : nok == 0 ?
+	    "rejected" : "partial", r->reason != NULL && r->reason[0] != '\0' ?
+	    r->reason : "none"), 1);
 	gg_receive_release_push(r);
 	gg_sess_end(s, 1);
 }

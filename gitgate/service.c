@@ -252,8 +252,10 @@ gg_start(const struct cm_snap *snap, char *err, size_t errlen)
 	gg_mirror_sweep_incoming(cfg);
 	if (cm_queue_start(snap, cfg->state_dir, err, errlen) == -1)
 		return (-1);
-	for (i = 0; i < cfg->nrepos; i++)
+	for (i = 0; i < cfg->nrepos; i++) {
 		json_array_append_new(repos, json_string(cfg->repos[i].name));
+		gg_metrics_repo_init(cfg->repos[i].name);
+	}
 	for (l = CM_L_GITGATE_GIT; l <= CM_L_GITGATE_HTTP; l++)
 		for (i = 0; i < snap->settings->listen[l].n; i++)
 			json_array_append_new(lis, json_string(cm_addr_fmt(
@@ -327,9 +329,15 @@ gg_worker_reload(struct cm_worker *w, const struct cm_snap *old,
 {
 	const struct gg_cfg	*cfg = gg_cfg_of(cur);
 
+	size_t			 i;
+
 	/* §3.4: the preference file follows every reload. */
-	if (cfg != NULL && cm_worker_id(w) == 0)
+	if (cfg != NULL && cm_worker_id(w) == 0) {
 		gg_write_known_hosts(cfg);
+		/* §14: a repo the reload added gets its series now. */
+		for (i = 0; i < cfg->nrepos; i++)
+			gg_metrics_repo_init(cfg->repos[i].name);
+	}
 }
 
 const struct cm_service gg_service = {
@@ -349,4 +357,5 @@ const struct cm_service gg_service = {
 	.worker_kill = gg_worker_kill,
 	.worker_reload = gg_worker_reload,
 	.stop = gg_stop,
+	.check_report = gg_conf_report,
 };

@@ -42,6 +42,10 @@ gg_sess_new(struct gg_conn *c, struct cm_snap *snap,
 	s->rpc = rpc;
 	s->in = gg_conn_input(c);
 	s->started_ms = s->last_sent_ms = cm_now_ms();
+	s->m_bytes[0] = gg_metric_repo(GG_MF_BYTES, repo->name, "dir=\"%s\"",
+	    gg_mdir_names[GG_MD_CLIENT_IN]);
+	s->m_bytes[1] = gg_metric_repo(GG_MF_BYTES, repo->name, "dir=\"%s\"",
+	    gg_mdir_names[GG_MD_CLIENT_OUT]);
 	if ((s->out = evbuffer_new()) == NULL)
 		goto fail;
 	if (svc == GG_SVC_UPLOAD)
@@ -246,6 +250,17 @@ gg_sess_progress(struct gg_sess *s, const char *fmt, ...)
 }
 
 void
+gg_sess_keepalive(struct gg_sess *s, uint64_t now)
+{
+	/* git's own keepalive: an empty band-1 packet. */
+	if (s->band && s->busy && !s->ended && now - s->last_sent_ms >=
+	    (uint64_t)s->snap->settings->v[CM_S_GG_KEEPALIVE_S] * 1000) {
+		(void)evbuffer_add(s->out, "0005\001", 5);
+		(void)gg_sess_flush(s);
+	}
+}
+
+void
 gg_sess_tick(struct gg_sess *s, uint64_t now)
 {
 	const struct cm_settings *st = s->snap->settings;
@@ -267,12 +282,7 @@ gg_sess_tick(struct gg_sess *s, uint64_t now)
 			return;
 		}
 	}
-	/* git's own keepalive: an empty band-1 packet. */
-	if (s->band && s->busy && now - s->last_sent_ms >=
-	    (uint64_t)st->v[CM_S_GG_KEEPALIVE_S] * 1000) {
-		(void)evbuffer_add(s->out, "0005\001", 5);
-		(void)gg_sess_flush(s);
-	}
+	gg_sess_keepalive(s, now);
 	if (s->up != NULL)
 		gg_upload_tick(s->up, now);
 	else

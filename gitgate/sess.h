@@ -43,6 +43,7 @@ struct gg_sess {
 	uint64_t		 started_ms;
 	uint64_t		 last_sent_ms;	/* keepalive clock */
 	int			 ended;
+	int			 m_bytes[2];	/* client_in/out slots (§14) */
 	struct gg_upload	*up;		/* owned, upload-pack */
 	struct gg_receive	*rp;		/* owned, receive-pack */
 };
@@ -59,6 +60,8 @@ void		 gg_sess_input(struct gg_sess *s);
 void		 gg_sess_drained(struct gg_sess *s);
 /* Once a second: idle clock, keepalives, progress. */
 void		 gg_sess_tick(struct gg_sess *s, uint64_t now);
+/* 0005\x01 after keepalive_s of silence while the client waits. */
+void		 gg_sess_keepalive(struct gg_sess *s, uint64_t now);
 /* The connection is going away: cancel jobs, withdraw holds. */
 void		 gg_sess_abort(struct gg_sess *s);
 /* Sends what is staged in s->out; 0 or -1 (the conn is closing). */

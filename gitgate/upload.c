@@ -37,6 +37,10 @@
 #include "gitgate/wire.h"
 
 static void	gg_upload_parse(struct gg_upload *);
+static void	gg_upload_poll_cb(evutil_socket_t, short, void *);
+
+/* How often a pack-building job is looked at (§6.5 progress). */
+#define GG_UPLOAD_POLL_MS	200
 
 struct gg_upload *
 gg_upload_new(struct gg_sess *s)
@@ -62,6 +66,8 @@ gg_upload_free(struct gg_upload *u)
 	if (u == NULL)
 		return;
 	gg_v2_free(u);
+	if (u->poll != NULL)
+		event_free(u->poll);
 	gg_refs_unref(u->refs);
 	gg_neg_free(u->neg);
 	free(u->pkt);
@@ -103,10 +109,11 @@ gg_upload_log(struct gg_upload *u, const char *result)
 	    (json_int_t)(n != NULL ? n->pack_objects : 0), "bytes",
 	    (json_int_t)u->sent, "refresh", u->refresh, "result", result, "ms",
 	    (json_int_t)(cm_now_ms() - s->started_ms)));
-	cm_metric_add(s->c->gw->w, strcmp(result, "ok") == 0 ? gg_m.fetch_ok :
-	    gg_m.fetch_failed, 1);
-	if (n != NULL && n->fast && strcmp(result, "ok") == 0)
-		cm_metric_add(s->c->gw->w, gg_m.fetch_fast, 1);
+	/* §14: result ok or failed (the log has the detail). */
+	cm_metric_add(s->c->gw->w, gg_metric_repo(GG_MF_FETCHES,
+	    s->repo->name, "result=\"%s\",path=\"%s\"",
+	    strcmp(result, "ok") == 0 ? "ok" : "failed", n != NULL && n->fast ?
+	    "fast" : "packbuilder"), 1);
 }
 
 static void
@@ -243,6 +250,8 @@ gg_upload_job_done(struct cm_job *job)
 		return;
 	n = u->neg;
 	s->busy = 0;
+	if (u->poll != NULL)
+		event_del(u->poll);
 	if (kind == GG_UJ_V2_FETCH) {
 		gg_v2_job_done(u, rc);
 		return;
@@ -297,9 +306,23 @@ gg_upload_job(struct gg_upload *u, enum gg_upload_job kind)
 	}
 	j->u = u;
 	j->kind = kind;
+	/* Before the job runs: no other thread looks at these yet. */
+	atomic_store(&u->neg->out_ready, 0);
+	atomic_store(&u->neg->stage, GG_PS_NONE);
+	u->early = 0;
+	u->prog_stage = GG_PS_NONE;
 	u->state = GG_UP_JOB;
 	gg_sess_wait_input(s, 0);
 	s->busy = 1;
+	/* A job that may build a pack is watched more often than 1 Hz. */
+	if (kind != GG_UJ_WANTS && kind != GG_UJ_ROUND) {
+		if (u->poll == NULL)
+			u->poll = event_new(cm_worker_base(s->c->gw->w), -1,
+			    EV_PERSIST, gg_upload_poll_cb, u);
+		if (u->poll != NULL)
+			(void)event_add(u->poll, &(struct timeval){ 0,
+			    GG_UPLOAD_POLL_MS * 1000 });
+	}
 	gg_conn_hold(s->c);
 	if (cm_job_submit(job) == -1) {
 		free(job);
@@ -621,7 +644,102 @@ gg_upload_drained(struct gg_upload *u)
 		gg_upload_stream(u);
 }
 
+/*
+ * The job finished negotiating and now builds the pack: what it wrote
+ * so far goes out and the sideband starts, so keepalives and progress
+ * can reach the client while it waits (§6.5, §11).
+ */
+static void
+gg_upload_early(struct gg_upload *u, uint64_t now)
+{
+	struct gg_sess	*s = u->s;
+	struct gg_neg	*n = u->neg;
+
+	if (!u->v2 && !(n->caps & (GG_CAP_SIDE_BAND | GG_CAP_SIDE_BAND_64K)))
+		return;		/* a raw pack: nothing may precede it */
+	u->early = 1;
+	(void)evbuffer_add_buffer(s->out, n->out);
+	s->band = 1;
+	s->band_max = gg_pktline_band_max(u->v2 ||
+	    (n->caps & GG_CAP_SIDE_BAND_64K));
+	u->prog_ms = 0;
+	(void)gg_sess_flush(s);
+}
+
+/* One band-2 line when the build moved on, at most once a second. */
+static void
+gg_upload_progress(struct gg_upload *u, uint64_t now)
+{
+	struct gg_sess	*s = u->s;
+	struct gg_neg	*n = u->neg;
+	const struct cm_settings *st = s->snap->settings;
+	int		 stage = atomic_load(&n->stage);
+	size_t		 done = atomic_load(&n->done_n);
+	size_t		 total = atomic_load(&n->total_n);
+	uint64_t	 iv;
+
+	if (n->caps & GG_CAP_NO_PROGRESS)
+		return;
+	if (stage == GG_PS_SLOT) {
+		/* A wait, not a meter: at the start, then every interval. */
+		iv = (uint64_t)st->v[CM_S_GG_PROGRESS_INTERVAL_S] * 1000;
+		if (u->prog_stage != GG_PS_SLOT) {
+			u->slot_ms = now;
+			u->prog_ms = 0;
+		}
+		if (u->prog_ms != 0 && now - u->prog_ms < iv)
+			return;
+		u->prog_stage = stage;
+		u->prog_ms = now;
+		gg_sess_progress(s, "waiting for a pack builder slot (%llu s, "
+		    "at most %lld s)", (unsigned long long)(now - u->slot_ms) /
+		    1000, (long long)st->v[CM_S_GG_JOB_QUEUE_TIMEOUT_S]);
+		(void)gg_sess_flush(s);
+		return;
+	}
+	if (stage == GG_PS_NONE || (stage == u->prog_stage &&
+	    done == u->prog_n) || now - u->prog_ms < 1000)
+		return;
+	u->prog_stage = stage;
+	u->prog_n = done;
+	u->prog_ms = now;
+	switch (stage) {
+	case GG_PS_COUNT:
+		gg_sess_progress(s, "counting objects: %zu", done);
+		break;
+	case GG_PS_DELTA:
+		gg_sess_progress(s, "compressing objects: %zu%% (%zu/%zu)",
+		    total > 0 ? done * 100 / total : 100, done, total);
+		break;
+	default:
+		gg_sess_progress(s, "writing the pack: %zu KiB", done / 1024);
+		break;
+	}
+	(void)gg_sess_flush(s);
+}
+
+static void
+gg_upload_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gg_upload	*u = arg;
+
+	uint64_t		 now = cm_now_ms();
+
+	if (u->s->c->dead)
+		return;
+	gg_upload_tick(u, now);
+	if (u->early)
+		gg_sess_keepalive(u->s, now);
+}
+
 void
 gg_upload_tick(struct gg_upload *u, uint64_t now)
 {
+	if (u->state != GG_UP_JOB || u->neg == NULL ||
+	    !atomic_load(&u->neg->out_ready) || u->s->ended)
+		return;
+	if (!u->early)
+		gg_upload_early(u, now);
+	if (u->early)
+		gg_upload_progress(u, now);
 }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct event;
 struct gg_neg;
 struct gg_pkt;
 struct gg_refs;
@@ -50,6 +51,13 @@ struct gg_upload {
 	char			 refresh[12];
 	uint64_t		 sent;		/* pack bytes out */
 	char			*tmpdir;
+	/* Pack build progress (§6.5), sent by the tick. */
+	int			 early;		/* n->out went out mid-job */
+	int			 prog_stage;	/* last shown */
+	size_t			 prog_n;
+	uint64_t		 prog_ms;	/* last line, or the slot wait */
+	uint64_t		 slot_ms;	/* slot wait began */
+	struct event		*poll;		/* owned: while a job runs */
 	/* v2 */
 	int			 v2;
 	enum gg_v2_state	 v2_state;

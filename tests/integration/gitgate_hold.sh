@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # gitgate §16 tests 13-16, 20, 35 (and 13 over HTTP, test 31): pushes
 # held on suppressed findings, decided by the operator command or by
-# hand-written queue files; the lease after a hold; SIGKILL while held.
+# hand-written queue files; the lease after a hold; SIGKILL while held;
+# SIGTERM while held and requests caught by the drain (§11).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/gitgate_env.sh"
 
@@ -167,8 +168,78 @@ is "$(( $(bb_log | grep -c queue_malformed) - m0 ))" 1 "16: a garbage response l
 like "$(cat "$BB_T/h16b.out")" 'operator approval timed out after 3 s' \
     "16: ...and the push still times out"
 
-ok $(bb_secret_free "$AKIA" && echo 0 || echo 1) "the secret is in no log or state file"
-ok $(bb_no_sanitizer_reports && echo 0 || echo 1) "no sanitizer reports"
 bb_stop
 is $? 0 "SIGTERM: exit 0"
+
+# ---- §11 drain: a held push and requests caught by SIGTERM ----
+# late_send PORT FIRST REST OUT: connects, sends FIRST (printf escapes)
+# now and REST once $BB_T/termed exists, then writes what came back
+# (until EOF, at most 6 s) to OUT.
+late_send() { python3 -c '
+import os, socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+first, rest = (x.encode().decode("unicode_escape").encode("latin-1")
+    for x in sys.argv[2:4])
+if first:
+    s.sendall(first)
+while not os.path.exists(sys.argv[5]):
+    time.sleep(0.02)
+time.sleep(0.3)
+try:
+    s.sendall(rest)
+except OSError:
+    pass
+out, end = b"", time.time() + 6
+try:
+    while time.time() < end:
+        s.settimeout(max(0.05, end - time.time()))
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+except Exception:
+    pass
+open(sys.argv[4], "wb").write(out)
+' "$@" "$BB_T/termed"; }
+unset GITGATE_ALLOW_TIMEOUT_SECONDS
+gg_start || { echo "Bail out! sidecar did not restart"; exit 1; }
+held_push "$BB_T/hd" "$(GURL up)" "$BB_T/hd.out"
+id=$(wait_proposal)
+ok $? "11: drain: a push is held"
+req='002bgit-upload-pack /up.git\0host=127.0.0.1\0'
+late_send "$GG_GIT" "" "$req" "$BB_T/d-git0.out" & L1=$!
+late_send "$GG_GIT" "002" "${req#002}" "$BB_T/d-git1.out" & L2=$!
+late_send "$GG_HTTP" 'GET /up.git/info/refs?service=git-upload-pack HTTP/1.1\r\nHost: x\r\n' \
+    '\r\n' "$BB_T/d-http.out" & L3=$!
+sleep 0.5
+t0=$(date +%s%N)
+kill -TERM "$BB_SIDECAR_PID"
+: >"$BB_T/termed"
+wait $HP
+t1=$(date +%s%N)
+like "$(cat "$BB_T/hd.out")" 'HEAD -> main \(gate shutting down\)' \
+    "11: drain: the held push gets ng gate shutting down"
+ok $([ $(( (t1 - t0) / 1000000 )) -lt 4000 ] && echo 0 || echo 1) \
+    "11: drain: ...at once ($(( (t1 - t0) / 1000000 )) ms), not at the drain deadline"
+wait $L1 $L2 $L3
+like "$(cat "$BB_T/d-git0.out")" 'ERR bb-sidecar: gate shutting down, retry' \
+    "11: drain: a git:// connection without a request line gets ERR, not a silent close"
+like "$(cat "$BB_T/d-git1.out")" 'ERR bb-sidecar: gate shutting down, retry' \
+    "11: drain: ...likewise one with half a request line"
+d_http=$(cat "$BB_T/d-http.out")
+like "$d_http" '^HTTP/1.1 503' "11: drain: an HTTP request completed during the drain gets 503"
+like "$d_http" 'bb-sidecar: gate shutting down, retry' "11: drain: ...with a bb-sidecar: body"
+wait "$BB_SIDECAR_PID"
+is $? 0 "11: drain: exit 0"
+BB_SIDECAR_PID=
+ok $([ ! -e "$SUP/pending/$id.json" ] && echo 0 || echo 1) "11: drain: the proposal is no longer pending"
+like "$(cat "$SUP/archive/$id.response.json" 2>/dev/null)" 'sidecar stopping' \
+    "11: drain: ...archived as stopped"
+incoming_empty
+ok $? "11: drain: no quarantine left"
+like "$(bb_log | grep '"event":"refused"' | grep -c '"reason":"draining"')" '^[3-9]' \
+    "11: drain: the refusals are logged"
+
+ok $(bb_secret_free "$AKIA" && echo 0 || echo 1) "the secret is in no log or state file"
+ok $(bb_no_sanitizer_reports && echo 0 || echo 1) "no sanitizer reports"
 done_testing

@@ -316,6 +316,26 @@ like "$(bb_log | grep '"event":"fetch"' | tail -1)" '"fast_path":true' \
 git -C "$BB_T/merged.git" fsck >/dev/null 2>&1
 ok $? "4.5: ...and passes git fsck"
 
+# ---- §14: per-repo metrics ----
+m=$(curl -s --max-time 5 "http://127.0.0.1:$BB_CTL/metrics")
+# mval SERIES: the value of one series line (0 when absent).
+mval() { printf '%s\n' "$m" | grep -F "$1 " | awk '{ print $2 }' | head -1 | grep . || echo 0; }
+for s in 'bb_gitgate_fetches_total{repo="up",result="ok",path="fast"}' \
+    'bb_gitgate_fetches_total{repo="up",result="ok",path="packbuilder"}' \
+    'bb_gitgate_pushes_total{repo="up",result="accepted",reason="none"}' \
+    'bb_gitgate_pushes_total{repo="up",result="rejected",reason="secret_detected"}' \
+    'bb_gitgate_pushes_total{repo="up",result="partial",reason="upstream_refused"}' \
+    'bb_gitgate_refresh_total{repo="up",result="ok"}' \
+    'bb_gitgate_bytes_total{repo="up",dir="client_in"}' \
+    'bb_gitgate_bytes_total{repo="up",dir="client_out"}' \
+    'bb_gitgate_bytes_total{repo="up",dir="upstream_out"}'; do
+	ok $([ "$(mval "$s")" -gt 0 ] && echo 0 || echo 1) "14: $s = $(mval "$s")"
+done
+like "$m" 'bb_gitgate_refresh_total\{repo="up",result="failed"\} 0' \
+    "14: a declared repo's series exist at zero"
+unlike "$m" 'bb_gitgate_(fetches|pushes|refresh|bytes)_total\{(result|dir)=' \
+    "14: no repo-labelled family has a series without repo"
+
 ok $(bb_no_sanitizer_reports && echo 0 || echo 1) "no sanitizer reports"
 bb_stop
 is $? 0 "SIGTERM: exit 0"

@@ -133,6 +133,11 @@ up_init added
 kill -HUP "$BB_SIDECAR_PID"; sleep 2.5
 G ls-remote "$(GURL added)" >"$BB_T/ls34" 2>&1
 like "$(cat "$BB_T/ls34")" 'refs/heads/main' "34: an added repo is served after SIGHUP"
+m=$(curl -s --max-time 5 "http://127.0.0.1:$BB_CTL/metrics")
+like "$m" 'bb_gitgate_bytes_total\{repo="added",dir="upstream_out"\} 0' \
+    "14: the reload registered the added repo's series"
+like "$m" 'bb_gitgate_refresh_total\{repo="added",result="ok"\} [1-9]' \
+    "14: ...and its refresh counts under its own label"
 good=$(cat "$CONF/gitgate.yaml")
 ssh-keygen -q -t ed25519 -N secret -f "$CONF/keys/enc" -C enc
 check_bad() {	# check_bad DESC PATTERN: the current file must be refused
@@ -161,6 +166,29 @@ printf '%s\n' "$good" >"$CONF/gitgate.yaml"
 out=$("$BB_SIDECAR" check-config --config-dir "$CONF" --services gitgate 2>&1)
 ok $? "34: the good file passes check-config"
 unlike "$out$(bb_log)" 'PRIVATE KEY' "34: key contents are never printed"
+# §3.1: check-config prints the parsed file, user included, keys never.
+{ printf 'user:\n  name: Bot "B" Agent\n  email: agent@bottle.invalid\n'
+  printf '%s\n' "$good"; } >"$CONF/gitgate.yaml"
+out=$("$BB_SIDECAR" check-config --config-dir "$CONF" 2>/dev/null)
+ok $? "3.1: check-config with a user section passes"
+fpr=$(ssh-keygen -lf "$SSHD_DIR/host_ed25519.pub" | cut -d' ' -f2)
+want=$(printf 'gitgate.yaml:\n  user:\n    name: "Bot \\"B\\" Agent"\n'
+	printf '    email: "agent@bottle.invalid"\n  repos:\n'
+	for r in up added; do
+		printf '    %s:\n      url: "%s"\n      key: "keys/up.ed25519"\n' \
+		    "$r" "$(up_url $r)"
+		printf '      host_key:\n        - "ssh-ed25519 %s"\n' "$fpr"
+		printf '      allow_force_push: false\n      allow_delete: false\n'
+		printf '      fetch_refresh: true\n'
+	done)
+is "$(printf '%s\n' "$out" | sed -n '/^gitgate.yaml:$/,/: ok$/p' | sed '$d')" "$want" \
+    "3.1: check-config prints the parsed file: user, url, key path, host key fingerprint, flags"
+ok $(printf '%s\n' "$out" | grep -qF "$(sed -n 2p "$CONF/keys/up.ed25519")" && echo 1 || echo 0) \
+    "3.1: ...never the key file's contents"
+printf '%s\n    allow_delete: yes\n' "$good" >"$CONF/gitgate.yaml"
+out=$("$BB_SIDECAR" check-config --config-dir "$CONF" 2>/dev/null)
+unlike "$out" '^gitgate.yaml:$' "3.1: an invalid file is not printed, only its errors"
+printf '%s\n' "$good" >"$CONF/gitgate.yaml"
 
 ok $(bb_no_sanitizer_reports && echo 0 || echo 1) "no sanitizer reports"
 bb_stop
