@@ -11,6 +11,7 @@
 #include "common/bounds.h"
 #include "common/job.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "common/worker.h"
 
 struct cm_job {
@@ -118,6 +119,7 @@ cm_job_pool_start(int nthreads)
 		if (pthread_create(&cm_job_threads[i], NULL, cm_job_main,
 		    NULL) != 0)
 			return (-1);
+		cm_thread_name(cm_job_threads[i], "bb-job-%d", i);
 		pthread_mutex_lock(&cm_job_lock);
 		cm_job_nthreads++;
 		pthread_mutex_unlock(&cm_job_lock);

@@ -678,6 +678,7 @@ cm_queue_new(const struct cm_queue_config *cfg, char *err, size_t errlen)
 		(void)snprintf(err, errlen, "cannot start the queue thread");
 		goto fail;
 	}
+	cm_thread_name(q->thread, "bb-queue");
 	q->started = 1;
 	return (q);
 fail:

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,4 +122,16 @@ cm_utf8_seq(const unsigned char *p, size_t left)
 	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
 		return (0);
 	return (n);
+}
+
+void
+cm_thread_name(pthread_t t, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 name[16];
+
+	va_start(ap, fmt);
+	(void)vsnprintf(name, sizeof(name), fmt, ap);
+	va_end(ap);
+	(void)pthread_setname_np(t, name);
 }

@@ -2,6 +2,7 @@
 #ifndef CM_UTIL_H
 #define CM_UTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,5 +20,12 @@ int		 cm_write_all(int fd, const void *buf, size_t len);
  */
 int		 cm_write_file_atomic(const char *dir, const char *name,
 		    const void *data, size_t len, int mode);
+/*
+ * Names a thread (printf format, cut to the kernel's 15 bytes) so that
+ * top -H, perf and /proc/PID/task/TID/comm tell workers, job threads and
+ * the queue thread apart.  Best effort: a failure changes nothing else.
+ */
+void		 cm_thread_name(pthread_t t, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
 
 #endif /* CM_UTIL_H */

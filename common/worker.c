@@ -338,6 +338,7 @@ cm_worker_start(struct cm_worker *w, const struct cm_service *const *svcs)
 		atomic_fetch_sub(&cm_worker_nrunning, 1);
 		return (-1);
 	}
+	cm_thread_name(w->thread, "bb-worker-%d", w->id);
 	w->started = 1;
 	return (0);
 }
