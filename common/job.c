@@ -56,6 +56,7 @@ cm_job_submit(struct cm_job *job)
 	pthread_mutex_lock(&cm_job_lock);
 	if (cm_job_stopping || cm_job_nthreads == 0) {
 		pthread_mutex_unlock(&cm_job_lock);
+		free(job);	/* ours either way; arg stays the caller's */
 		return (-1);
 	}
 	TAILQ_INSERT_TAIL(&cm_job_queue, job, entry);

@@ -17,7 +17,11 @@ typedef void	(*cm_job_fn)(struct cm_job *job);
 struct cm_job	*cm_job_new(struct cm_worker *home, cm_job_fn run,
 		    cm_job_fn done, void *arg);
 void		*cm_job_arg(struct cm_job *job);
-/* Takes ownership; the job is freed after done() returns.  0 or -1. */
+/*
+ * Takes ownership: the job is freed after done() returns, or at once
+ * when it is refused (-1: the pool is stopping or has no thread), in
+ * which case neither run() nor done() runs and arg is still the caller's.
+ */
 int		 cm_job_submit(struct cm_job *job);
 /* Jobs queued but not started. */
 size_t		 cm_job_queued(void);

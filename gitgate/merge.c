@@ -497,7 +497,6 @@ gg_merge_timer_cb(evutil_socket_t fd, short what, void *arg)
 	m->ev = NULL;
 	if ((job = cm_job_new(NULL, gg_merge_run, gg_merge_done, m)) == NULL ||
 	    cm_job_submit(job) == -1) {
-		free(job);
 		atomic_store(&gg_merge_running, 0);
 		gg_merge_free(m);
 	}

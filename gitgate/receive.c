@@ -190,7 +190,6 @@ gg_receive_job(struct gg_receive *r, enum gg_rp_job kind, struct evbuffer *buf,
 		gg_conn_hold(r->s->c);
 	}
 	if (cm_job_submit(job) == -1) {
-		free(job);
 		j->buf = NULL;
 		free(j);
 		if (r != NULL) {
@@ -231,7 +230,6 @@ gg_receive_release_push(struct gg_receive *r)
 	j->p = p;
 	j->kind = GG_RJ_DISCARD;
 	if (cm_job_submit(job) == -1) {
-		free(job);
 		free(j);
 		gg_push_free(p);
 	}

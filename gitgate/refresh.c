@@ -326,7 +326,6 @@ gg_mirror_prepare(struct cm_worker *w, struct cm_snap *snap,
 	job = NULL;
 	if ((j->fetch && j->up == NULL) || (job = cm_job_new(w, gg_refresh_run,
 	    gg_refresh_done, j)) == NULL || cm_job_submit(job) == -1) {
-		free(job);	/* cm_job_new's calloc; never submitted */
 		/* Never started: waiters that joined meanwhile fail too. */
 		if (j->inf != NULL) {
 			(void)snprintf(j->err, sizeof(j->err), "bb-sidecar: "

@@ -325,7 +325,6 @@ gg_upload_job(struct gg_upload *u, enum gg_upload_job kind)
 	}
 	gg_conn_hold(s->c);
 	if (cm_job_submit(job) == -1) {
-		free(job);
 		free(j);
 		(void)gg_conn_release(s->c);
 		gg_sess_fail(s, 503, "bb-sidecar: gate busy, retry");
