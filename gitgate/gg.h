@@ -32,8 +32,6 @@ struct gg_metrics {
 	int	 scan_bytes;
 	int	 scan_skip_binary;
 	int	 scan_skip_size;
-	int	 findings;
-	int	 findings_suppressed;
 	int	 approvals[5];		/* approved rejected timeout
 					   unavailable withdrawn */
 	int	 held;
@@ -80,6 +78,8 @@ extern const char *const gg_mdir_names[GG_MD_COUNT];
  * formatted as k="v",... or NULL), registered on first use from any
  * thread; -1 when the registry is full (cm_metric_add ignores -1).
  */
+/* The slot of bb_gitgate_findings_total for rule (registered on first use). */
+int			 gg_metric_finding(const char *rule, int suppressed);
 int			 gg_metric_repo(enum gg_mfamily f, const char *repo,
 			    const char *fmt, ...)
 			    __attribute__((format(printf, 3, 4)));

@@ -6,9 +6,11 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "common/metrics.h"
 #include "gitgate/gg.h"
@@ -77,12 +79,33 @@ gg_metric_repo(enum gg_mfamily f, const char *repo, const char *fmt, ...)
 	    CM_METRIC_COUNTER, gg_repo_families[f].help));
 }
 
+/*
+ * bb_gitgate_findings_total{rule,suppressed}: a series per rule seen, made
+ * on first use.  Rule ids are the scan engine's (the built-in table, or
+ * known-secret: and a variable name), a bounded set; a byte outside
+ * [A-Za-z0-9._:-] is written as '_' so a label never needs escaping.
+ */
+int
+gg_metric_finding(const char *rule, int suppressed)
+{
+	char	 labels[160], r[96];
+	size_t	 i;
+
+	for (i = 0; rule[i] != '\0' && i < sizeof(r) - 1; i++)
+		r[i] = isalnum((unsigned char)rule[i]) ||
+		    strchr("._:-", rule[i]) != NULL ? rule[i] : '_';
+	r[i] = '\0';
+	(void)snprintf(labels, sizeof(labels), "rule=\"%s\",suppressed=\"%d\"",
+	    r, suppressed ? 1 : 0);
+	return (cm_metric_register("bb_gitgate_findings_total", labels,
+	    CM_METRIC_COUNTER, "Push scan findings."));
+}
+
 void
 gg_metrics_init(void)
 {
 	static const char conn[] = "bb_gitgate_connections";
 	static const char skip[] = "bb_gitgate_scan_skipped_total";
-	static const char find[] = "bb_gitgate_findings_total";
 	static const char appr[] = "bb_gitgate_approvals_total";
 	static const char *const outcomes[] = { "outcome=\"approved\"",
 	    "outcome=\"rejected\"", "outcome=\"timeout\"",
@@ -99,10 +122,6 @@ gg_metrics_init(void)
 	    CM_METRIC_COUNTER, "Files the push scan skipped.");
 	gg_m.scan_skip_size = cm_metric_register(skip, "reason=\"size\"",
 	    CM_METRIC_COUNTER, "Files the push scan skipped.");
-	gg_m.findings = cm_metric_register(find, "suppressed=\"0\"",
-	    CM_METRIC_COUNTER, "Push scan findings.");
-	gg_m.findings_suppressed = cm_metric_register(find,
-	    "suppressed=\"1\"", CM_METRIC_COUNTER, "Push scan findings.");
 	for (i = 0; i < 5; i++)
 		gg_m.approvals[i] = cm_metric_register(appr, outcomes[i],
 		    CM_METRIC_COUNTER, "Operator decisions on held pushes.");

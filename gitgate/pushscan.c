@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "common/metrics.h"
@@ -175,8 +176,7 @@ gg_scan_add(struct gg_scanctx *x, const char *file, size_t line,
 		x->commit_hit = 1;
 		p->finding_commits++;
 	}
-	cm_metric_add(NULL, suppressed ? gg_m.findings_suppressed :
-	    gg_m.findings, 1);
+	cm_metric_add(NULL, gg_metric_finding(h->rule, suppressed), 1);
 	git_oid_tostr(hex, sizeof(hex), &x->commit);
 	cm_log(CM_LOG_INFO, "gitgate", "finding", 0, json_pack("{s:s,s:s,s:s,"
 	    "s:s,s:I,s:s,s:s,s:b,s:s,s:s?}", "repo", p->repo->name, "ref",
@@ -521,6 +521,17 @@ gg_scan_tags(struct gg_scanctx *x, git_repository *q, struct gg_cmd *c,
 	return (0);
 }
 
+/* CPU time of the calling (job) thread, ms. */
+static double
+gg_thread_cpu_ms(void)
+{
+	struct timespec	 ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+		return (0);
+	return ((double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6);
+}
+
 int
 gg_push_check(struct gg_push *p)
 {
@@ -534,6 +545,7 @@ gg_push_check(struct gg_push *p)
 	size_t			 i;
 	unsigned		 k;
 	int			 rc = -1, wrc;
+	double			 cpu0 = gg_thread_cpu_ms();
 
 	memset(&x, 0, sizeof(x));
 	gg_oidset_init(&seen, 0);
@@ -634,6 +646,12 @@ scanfail:
 	    "scan the push: %s", git_error_last() != NULL ?
 	    git_error_last()->message : "scan error");
 out:
+	/* The scan job's own CPU time (spec/gitgate.md §17's measure). */
+	cm_log(CM_LOG_INFO, "gitgate", "scan", 0, json_pack("{s:s,s:I,s:I,"
+	    "s:f}", "repo", p->repo->name, "commits_scanned",
+	    (json_int_t)p->commits_scanned, "bytes_scanned",
+	    (json_int_t)p->bytes_scanned, "scan_cpu_ms",
+	    gg_thread_cpu_ms() - cpu0));
 	git_revwalk_free(rw);
 	git_repository_free(q);
 	cm_scanner_free(x.sc);

@@ -328,7 +328,8 @@ for s in 'bb_gitgate_fetches_total{repo="up",result="ok",path="fast"}' \
     'bb_gitgate_refresh_total{repo="up",result="ok"}' \
     'bb_gitgate_bytes_total{repo="up",dir="client_in"}' \
     'bb_gitgate_bytes_total{repo="up",dir="client_out"}' \
-    'bb_gitgate_bytes_total{repo="up",dir="upstream_out"}'; do
+    'bb_gitgate_bytes_total{repo="up",dir="upstream_out"}' \
+    'bb_gitgate_findings_total{rule="aws-access-key-id",suppressed="0"}'; do
 	ok $([ "$(mval "$s")" -gt 0 ] && echo 0 || echo 1) "14: $s = $(mval "$s")"
 done
 like "$m" 'bb_gitgate_refresh_total\{repo="up",result="failed"\} 0' \
