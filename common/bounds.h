@@ -248,6 +248,13 @@
 #define GG_INTAKE_PENDING_BYTES		(8 * 1024 * 1024)
 /* One indexer job takes at most this much of what is waiting. */
 #define GG_INTAKE_CHUNK_BYTES		(1024 * 1024)
+/*
+ * The forward's packbuilder (spec/gitgate.md §17 memory): its delta
+ * window holds at most this many bytes of blobs and delta indexes, and
+ * objects larger than GG_FWD_BIG_FILE_BYTES are sent without deltas.
+ */
+#define GG_FWD_WINDOW_BYTES		(16 * 1024 * 1024)
+#define GG_FWD_BIG_FILE_BYTES		(16 * 1024 * 1024)
 #define GG_MSG_BYTES			300
 #define GG_UPSTREAM_LINES		100
 #define GG_SCAN_BINARY_PROBE_BYTES	8000

@@ -1,9 +1,16 @@
 /*
- * The job pool.  One queue, a few threads; cm_job_lock guards the queue
- * and the stopping flag, nothing else.
+ * The job pool.  One queue, a few threads; cm_job_lock guards the queue,
+ * the running count and the stopping flag, nothing else.
+ *
+ * When the pool goes idle (the last running job ends with none queued)
+ * the thread that ran it calls malloc_trim: jobs (libgit2's indexer and
+ * packbuilder above all) allocate tens of MiB in their threads' malloc
+ * arenas, and glibc keeps those pages after free, so without the trim
+ * an idle gate holds what its largest jobs once needed.
  */
 #include "config.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/queue.h>
@@ -26,6 +33,7 @@ static pthread_mutex_t		 cm_job_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t		 cm_job_cond = PTHREAD_COND_INITIALIZER;
 static TAILQ_HEAD(, cm_job)	 cm_job_queue = TAILQ_HEAD_INITIALIZER(cm_job_queue);
 static size_t			 cm_job_nqueued;
+static size_t			 cm_job_nrunning;
 static int			 cm_job_stopping;
 static pthread_t		 cm_job_threads[CM_MAX_JOB_THREADS];
 static int			 cm_job_nthreads;
@@ -91,6 +99,7 @@ static void *
 cm_job_main(void *arg)
 {
 	struct cm_job	*job;
+	int		 idle;
 
 	for (;;) {
 		pthread_mutex_lock(&cm_job_lock);
@@ -102,8 +111,14 @@ cm_job_main(void *arg)
 		}
 		TAILQ_REMOVE(&cm_job_queue, job, entry);
 		cm_job_nqueued--;
+		cm_job_nrunning++;
 		pthread_mutex_unlock(&cm_job_lock);
 		job->run(job);
+		pthread_mutex_lock(&cm_job_lock);
+		idle = --cm_job_nrunning == 0 && cm_job_nqueued == 0;
+		pthread_mutex_unlock(&cm_job_lock);
+		if (idle)
+			(void)malloc_trim(0);
 		/* Home gone (drained): done runs here so nothing leaks. */
 		if (job->home == NULL ||
 		    cm_worker_post(job->home, cm_job_finish, job) == -1)

@@ -15,10 +15,36 @@
 
 #include <openssl/rand.h>
 
+#include "common/bounds.h"
 #include "common/util.h"
 #include "gitgate/conf.h"
 #include "gitgate/intake.h"
 #include "gitgate/mirror.h"
+
+/*
+ * The forward's packbuilder reads its limits from the quarantine's config
+ * (git_packbuilder_new): without them it keeps a window of ten whole
+ * blobs plus their delta indexes, and up to 256 MiB of cached deltas.
+ * libgit2 1.5 takes its big-file threshold (no deltas above it) from
+ * pack.deltaCacheSize rather than core.bigFileThreshold, so both are set
+ * to the same bound.
+ */
+static int
+gg_intake_pack_limits(git_repository *q)
+{
+	git_config	*cfg = NULL;
+	int		 rc;
+
+	rc = git_repository_config(&cfg, q) != 0 ||
+	    git_config_set_int64(cfg, "pack.windowMemory",
+	    GG_FWD_WINDOW_BYTES) != 0 ||
+	    git_config_set_int64(cfg, "pack.deltaCacheSize",
+	    GG_FWD_BIG_FILE_BYTES) != 0 ||
+	    git_config_set_int64(cfg, "core.bigFileThreshold",
+	    GG_FWD_BIG_FILE_BYTES) != 0 ? -1 : 0;
+	git_config_free(cfg);
+	return (rc);
+}
 
 int
 gg_intake_quarantine(const struct gg_cfg *cfg, const struct gg_repo *repo,
@@ -52,6 +78,14 @@ gg_intake_quarantine(const struct gg_cfg *cfg, const struct gg_repo *repo,
 	if (git_repository_init_ext(&q, path, &io) != 0) {
 		(void)snprintf(err, errlen, "cannot make the quarantine: %s",
 		    git_error_last() != NULL ? git_error_last()->message : "?");
+		return (-1);
+	}
+	if (gg_intake_pack_limits(q) == -1) {
+		(void)snprintf(err, errlen, "cannot configure the quarantine: "
+		    "%s", git_error_last() != NULL ?
+		    git_error_last()->message : "?");
+		git_repository_free(q);
+		(void)gg_mirror_rmtree(path);
 		return (-1);
 	}
 	git_repository_free(q);
