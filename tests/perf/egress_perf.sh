@@ -20,13 +20,9 @@
 # default 2), PERF_IDLE_TUNNELS (default 1000), PERF_OUT (default
 # $BB_BUILDDIR/perf), PERF_BASELINE, PERF_SAVE_BASELINE=1 (store this
 # run's numbers as the baseline instead of comparing).
-set -u
-: "${BB_SIDECAR:?BB_SIDECAR must name the binary}"
-: "${BB_BUILDDIR:=$(dirname "$BB_SIDECAR")}"
 : "${BB_SRCDIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
-export BB_SIDECAR BB_BUILDDIR BB_SRCDIR
-# shellcheck source=../integration/lib.sh
-. "$BB_SRCDIR/tests/integration/lib.sh"
+# shellcheck source=perf_lib.sh
+. "$BB_SRCDIR/tests/perf/perf_lib.sh"
 
 SECS=${PERF_SECONDS:-3}
 WARM=${PERF_WARMUP:-1}
@@ -36,49 +32,18 @@ OUT=${PERF_OUT:-$BB_BUILDDIR/perf}
 BASELINE=${PERF_BASELINE:-$BB_SRCDIR/tests/perf/baseline.json}
 LOADGEN=$BB_BUILDDIR/tests/perf/loadgen
 ORIGIN=$BB_BUILDDIR/tests/bbt-origin
-RES=$BB_T/results.json
 LGERR=$BB_T/loadgen.err
-mkdir -p "$OUT"
-echo '{}' >"$RES"
-
-die() { echo "egress_perf: $*" >&2; exit 1; }
-note() { echo "egress_perf: $*" >&2; }
+PERF_NAME=egress_perf
+perf_init
 for t in "$LOADGEN" "$ORIGIN"; do [ -x "$t" ] || die "$t not built"; done
 for t in jq curl; do command -v $t >/dev/null || die "$t missing"; done
 MITM=$(command -v mitmdump || true)
 [ -n "$MITM" ] || note "mitmdump missing: the mitmproxy column stays empty"
-ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
-# put KEY JSON: records one number (or object) in the results.
-put() {
-	jq --arg k "$1" --argjson v "$2" '. + {($k): $v}' "$RES" >"$RES.tmp" &&
-	    mv "$RES.tmp" "$RES"
-}
-get() { jq -r --arg k "$1" '.[$k] // empty' "$RES"; }
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-# "BUSY TOTAL" clock ticks of every CPU so far.
-cpu_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
-# Ticks used by PID (and, for this shell, by the children it reaped).
-pid_ticks() {
-	sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null |
-	    awk -v c="$2" '{print $12 + $13 + (c ? $14 + $15 : 0)}'
-}
-CPU0=$(cpu_ticks)
-
-# ---- the machine --------------------------------------------------------
-put machine "$(jq -n --arg nproc "$(nproc)" \
-    --arg cpu "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" \
-    --arg kernel "$(uname -sr)" --arg date "$(date -u '+%Y-%m-%d %H:%M UTC')" \
-    --arg load "$(loadavg)" \
-    --arg cflags "$(sed -n "s/^CFLAGS='\(.*\)'$/\1/p" "$BB_BUILDDIR/config.log" 2>/dev/null | head -1)" \
-    --arg mitm "$([ -n "$MITM" ] && "$MITM" --version 2>/dev/null | head -1)" \
-    '{nproc: $nproc, cpu: $cpu, kernel: $kernel, date: $date,
-      load_before: $load, cflags: $cflags, mitmproxy: $mitm}')"
-if nm "$BB_SIDECAR" 2>/dev/null | grep -q __asan_init; then
-	note "WARNING: $BB_SIDECAR is a sanitizer build; numbers mean little"
-	put sanitizer true
-fi
+# ---- the machine: perf_init's record, and mitmproxy's version ------------
+put machine "$(get machine | jq --arg m \
+    "$([ -n "$MITM" ] && "$MITM" --version 2>/dev/null | head -1)" \
+    '. + {mitmproxy: $m}')"
 
 # ---- the origin -----------------------------------------------------------
 "$ORIGIN" --make-ca "$BB_T/origin" >/dev/null || die "origin CA"
@@ -338,19 +303,7 @@ done
 put services "$(jq -n --arg s "$(grep -o '"services":\[[^]]*\]' \
     "$BB_T/start.err" | tail -1 | sed 's/"services"://')" '$s')"
 put load_after "\"$(loadavg)\""
-# What the rest of the machine took meanwhile: every CPU's busy time less
-# ours (this script's reaped children, and the peers still running).
-CPU1=$(cpu_ticks)
-ours=$(pid_ticks $$ 1)
-for p in $ORIGIN_PID $SIDECAR_PID $POOL_PID ${MITM_PID:-}; do
-	ours=$((ours + $(pid_ticks $p 0)))
-done
-put cpu "$(jq -n --arg a "$CPU0" --arg b "$CPU1" --argjson ours "$ours" '
-    ($a | split(" ") | map(tonumber)) as $a |
-    ($b | split(" ") | map(tonumber)) as $b |
-    {total: ($b[1] - $a[1]), busy: ($b[0] - $a[0]), ours: $ours,
-     others_pct: ((($b[0] - $a[0]) - $ours) / ($b[1] - $a[1]) * 100 |
-     if . < 0 then 0 else . end | round)}')"
+perf_cpu_others $ORIGIN_PID $SIDECAR_PID $POOL_PID ${MITM_PID:-}
 put routes "$ROUTES_N"
 put rounds "$ROUNDS"
 put seconds "$SECS"
