@@ -254,6 +254,8 @@
  * objects larger than GG_FWD_BIG_FILE_BYTES are sent without deltas.
  */
 #define GG_FWD_WINDOW_BYTES		(16 * 1024 * 1024)
+/* libgit2's parsed-object cache, all repositories together. */
+#define GG_OBJECT_CACHE_BYTES		(16 * 1024 * 1024)
 #define GG_FWD_BIG_FILE_BYTES		(16 * 1024 * 1024)
 #define GG_MSG_BYTES			300
 #define GG_UPSTREAM_LINES		100

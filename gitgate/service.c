@@ -18,6 +18,7 @@
 #include <git2.h>
 #include <openssl/crypto.h>
 
+#include "common/bounds.h"
 #include "common/log.h"
 #include "common/queue.h"
 #include "common/scan.h"
@@ -234,6 +235,9 @@ gg_libgit2_setup(const struct gg_cfg *cfg, const struct cm_settings *s,
 	    (size_t)s->v[CM_S_GG_MAX_OBJECT_BYTES]);
 	(void)git_libgit2_opts(GIT_OPT_SET_USER_AGENT, "bb-sidecar/"
 	    PACKAGE_VERSION);
+	/* One bound for every repository's object cache (default 256 MiB). */
+	(void)git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE,
+	    (ssize_t)GG_OBJECT_CACHE_BYTES);
 	return (0);
 }
 
