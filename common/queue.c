@@ -587,7 +587,7 @@ cm_queue_do_shutdown(struct cm_queue *q)
 		if (e->decision != NULL)
 			continue;
 		if (cm_qfile_kind_is_hold(e->kind))
-			cm_qscan_expire(q, e, "sidecar stopping");
+			cm_qscan_expire(q, e, CM_QUEUE_STOP_NOTES);
 		else
 			cm_qscan_notify(q, e, CM_QUEUE_STOPPING, CM_QS_COUNT,
 			    NULL);

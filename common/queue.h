@@ -39,6 +39,10 @@
 
 #include "common/queue_file.h"
 
+/* The notes of the expiry the queue archives every hold with when the
+ * sidecar stops (callers tell a shutdown from a timeout by them). */
+#define CM_QUEUE_STOP_NOTES	"sidecar stopping"
+
 struct cm_queue;
 struct cm_queue_req;
 struct cm_secrets;

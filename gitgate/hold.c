@@ -34,8 +34,6 @@
 
 /* Envelope room a proposal file needs around its payload. */
 #define GG_HOLD_ENVELOPE_BYTES	4096
-/* The notes common/queue.c archives a hold with at shutdown. */
-#define GG_HOLD_STOP_NOTES	"sidecar stopping"
 
 enum {
 	GG_APPR_APPROVED,
@@ -111,7 +109,7 @@ gg_hold_stopping(struct cm_worker *w, const struct cm_queue_result *res)
 	return (res->response != NULL &&
 	    (jn = json_object_get(res->response, "notes")) != NULL &&
 	    json_is_string(jn) &&
-	    strcmp(json_string_value(jn), GG_HOLD_STOP_NOTES) == 0);
+	    strcmp(json_string_value(jn), CM_QUEUE_STOP_NOTES) == 0);
 }
 
 static void
