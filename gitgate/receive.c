@@ -288,18 +288,9 @@ gg_receive_refs_cb(void *arg, struct gg_refs *refs, const char *err,
 		gg_receive_parse(r);
 		return;
 	}
-	if (gg_adv_write(s->out, refs, GG_SVC_RECEIVE, s->version,
-	    s->stateless) == -1) {
-		gg_conn_close(s->c, "out_of_memory");
+	if (!gg_sess_advertise(s, refs, GG_SVC_RECEIVE))
 		return;
-	}
-	if (s->stateless) {
-		gg_sess_end(s, 1);
-		return;
-	}
-	(void)gg_sess_flush(s);
 	r->state = GG_RP_CMDS;
-	gg_sess_wait_input(s, 1);
 	gg_receive_parse(r);
 }
 
@@ -467,9 +458,7 @@ gg_receive_parse(struct gg_receive *r)
 					    np);
 				return;
 			}
-			gg_sess_wait_input(s, 1);
-			if (!s->stateless)
-				gg_conn_reading(s->c, 1);
+			gg_sess_need_input(s);
 			return;
 		}
 		if (rc == -1) {
@@ -520,9 +509,7 @@ gg_receive_pump(struct gg_receive *r)
 		return;
 	n = evbuffer_get_length(s->in);
 	if (n == 0 && !s->in_eof) {
-		gg_sess_wait_input(s, 1);
-		if (!s->stateless)
-			gg_conn_reading(s->c, 1);
+		gg_sess_need_input(s);
 		return;
 	}
 	gg_sess_wait_input(s, 0);

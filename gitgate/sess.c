@@ -17,6 +17,7 @@
 #include "common/settings.h"
 #include "common/snapshot.h"
 #include "common/util.h"
+#include "gitgate/adv.h"
 #include "gitgate/conf.h"
 #include "gitgate/conn.h"
 #include "gitgate/gg.h"
@@ -160,6 +161,31 @@ gg_sess_wait_input(struct gg_sess *s, int on)
 	if (on && !s->waiting)
 		s->wait_ms = cm_now_ms();
 	s->waiting = on;
+}
+
+void
+gg_sess_need_input(struct gg_sess *s)
+{
+	gg_sess_wait_input(s, 1);
+	if (!s->stateless)
+		gg_conn_reading(s->c, 1);
+}
+
+int
+gg_sess_advertise(struct gg_sess *s, const struct gg_refs *refs,
+    enum gg_svc svc)
+{
+	if (gg_adv_write(s->out, refs, svc, s->version, s->stateless) == -1) {
+		gg_conn_close(s->c, "out_of_memory");
+		return (0);
+	}
+	if (s->stateless) {
+		gg_sess_end(s, 1);
+		return (0);
+	}
+	(void)gg_sess_flush(s);
+	gg_sess_wait_input(s, 1);
+	return (1);
 }
 
 static const char *

@@ -19,6 +19,7 @@ struct evbuffer;
 struct gg_cfg;
 struct gg_conn;
 struct gg_receive;
+struct gg_refs;
 struct gg_repo;
 struct gg_upload;
 
@@ -83,6 +84,16 @@ void		 gg_sess_progress(struct gg_sess *s, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 /* Waiting for client bytes from now (the idle clock runs) or not. */
 void		 gg_sess_wait_input(struct gg_sess *s, int on);
+/* A parser needs more client bytes: wait (idle clock on), and on a
+ * connection (not a buffered HTTP body) read again. */
+void		 gg_sess_need_input(struct gg_sess *s);
+/*
+ * The ref advertisement of a session that is not an RPC (git:// or an
+ * HTTP GET of info/refs).  1: the request follows (the session waits for
+ * it); 0: the session ended (a stateless GET) or the connection closed.
+ */
+int		 gg_sess_advertise(struct gg_sess *s, const struct gg_refs *refs,
+		    enum gg_svc svc);
 /* "git" or "http", for logs. */
 const char	*gg_sess_front(const struct gg_sess *s);
 

@@ -140,18 +140,9 @@ gg_upload_refs_cb(void *arg, struct gg_refs *refs, const char *err,
 			gg_upload_input(u);
 		return;
 	}
-	if (gg_adv_write(s->out, refs, GG_SVC_UPLOAD, s->version,
-	    s->stateless) == -1) {
-		gg_conn_close(s->c, "out_of_memory");
+	if (!gg_sess_advertise(s, refs, GG_SVC_UPLOAD))
 		return;
-	}
-	if (s->stateless) {
-		gg_sess_end(s, 1);
-		return;
-	}
-	(void)gg_sess_flush(s);
 	u->state = GG_UP_REQ;
-	gg_sess_wait_input(s, 1);
 	gg_upload_input(u);
 }
 
@@ -506,9 +497,7 @@ gg_upload_parse(struct gg_upload *u)
 					    np);
 				return;
 			}
-			gg_sess_wait_input(s, 1);
-			if (!s->stateless)
-				gg_conn_reading(s->c, 1);
+			gg_sess_need_input(s);
 			return;
 		}
 		if (rc == -1) {

@@ -381,9 +381,7 @@ gg_v2_input(struct gg_upload *u)
 					    "ended early", peek, np);
 				return;
 			}
-			gg_sess_wait_input(s, 1);
-			if (!s->stateless)
-				gg_conn_reading(s->c, 1);
+			gg_sess_need_input(s);
 			return;
 		}
 		if (rc == -1) {
