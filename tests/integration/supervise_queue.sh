@@ -161,8 +161,11 @@ t0=$(sv_ms)
 kill -TERM "$BB_SIDECAR_PID"
 wait "$p23"
 res=$(cat "$BB_T/resp")
-is "$(printf '%s' "$res" | jq -r .result.structuredContent.status)" pending \
-    "23: the waiting call receives pending"
+st23=$(printf '%s' "$res" | jq -r .result.structuredContent.status)
+is "$st23" pending "23: the waiting call receives pending"
+# Seen once in CI (status null): keep what the client got for the next look.
+[ "$st23" = pending ] ||
+    diag "23: the answer was: $(cat "$BB_T/hdr" "$BB_T/resp" | head -c 600 | tr '\r\n' '  ')"
 wait "$BB_SIDECAR_PID"
 rc=$?
 dt=$(($(sv_ms) - t0))
